@@ -1,0 +1,3 @@
+from molt_build.entry import main
+
+main()

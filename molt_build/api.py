@@ -1,0 +1,307 @@
+"""The public plugin API: everything a rule or toolchain plugin may use.
+
+A rule is a pure function of (attributes, dependency providers, toolchain) that declares
+actions and returns providers; it never runs a process or reads a file. A toolchain
+resolves, once per build, to a `ToolchainInfo` whose fingerprint enters the key of every
+action that uses it. The core knows no language: C, wasm and Python live in plugins.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
+from molt_build.labels import Label
+
+__all__ = [
+    "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
+    "LabelList", "Provider", "Rule", "RuleContext", "SourceList", "Toolchain",
+    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
+]
+
+
+# ----------------------------------------------------------------------------- files
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """A file in the exec root: a source (`pkg/a.c`) or a declared output (`moltb-out/...`)."""
+
+    path: str
+    is_source: bool = True
+    owner: Label | None = None
+
+    @property
+    def basename(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def stem(self) -> str:
+        return posixpath.splitext(self.basename)[0]
+
+    @property
+    def extension(self) -> str:
+        return posixpath.splitext(self.path)[1]
+
+    @property
+    def dirname(self) -> str:
+        return posixpath.dirname(self.path)
+
+
+# ------------------------------------------------------------------------- providers
+
+class Provider:
+    """Base of provider types. Subclass as a frozen dataclass named `*Info` with
+    hashable fields (tuples), so providers can be shared and memoised."""
+
+
+@dataclass(frozen=True)
+class DefaultInfo(Provider):
+    """What every target offers: its default output files and, if runnable, its executable."""
+
+    files: tuple[File, ...] = ()
+    executable: File | None = None
+    runfiles: tuple[File, ...] = ()
+
+
+# ------------------------------------------------------------------------ attributes
+
+class _LabelMarker:
+    """Annotated marker: the field holds labels of dependencies."""
+
+
+class _SourceMarker:
+    """Annotated marker: the field holds source paths, globs or labels of generating targets."""
+
+
+LABELS = _LabelMarker()
+SOURCES = _SourceMarker()
+
+LabelList = Annotated[list[str], LABELS]
+SourceList = Annotated[list[str], SOURCES]
+
+
+class Attrs(BaseModel):
+    """Base attribute model: the attributes every target has. Rules subclass it; each
+    field's `description` is its help text. Unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rule: str = Field(description="The rule that builds this target.")
+    deps: LabelList = Field(default_factory=list, description="Targets this one depends on.")
+    data: SourceList = Field(default_factory=list, description="Files needed at run time.")
+    toolchains: list[str] = Field(default_factory=list,
+                                  description="Toolchains this target may be built with (empty: any).")
+    tags: list[str] = Field(default_factory=list, description="Free-form tags (e.g. 'manual').")
+    visibility: list[str] = Field(default_factory=list,
+                                  description="Who may depend on this target: '//visibility:public' "
+                                              "(default), '//visibility:private', '//pkg:__pkg__', "
+                                              "'//pkg:__subpackages__'.")
+    description: str = Field(default="", description="A human description.")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule plugin: a name, an attribute model and the implementation function."""
+
+    name: str
+    attrs: type[Attrs]
+    impl: Callable[["RuleContext"], Iterable[Provider] | None]
+    doc: str = ""
+    test: bool = False
+    executable: bool = False
+    uses_toolchain: bool = True
+
+
+# --------------------------------------------------------------------------- actions
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An action as plain data. Everything that can change its result is part of its key:
+    argv, env, the content of every input, the declared outputs and (when
+    `uses_toolchain`) the toolchain fingerprint."""
+
+    owner: Label
+    mnemonic: str
+    argv: tuple[str, ...]
+    inputs: tuple[File, ...]
+    outputs: tuple[File, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    progress: str = ""
+    timeout: float | None = None
+    uses_toolchain: bool = True
+    config: str = ""
+
+
+# ------------------------------------------------------------------------ toolchains
+
+@dataclass(frozen=True)
+class ToolchainInfo:
+    """A resolved toolchain. `fingerprint` names tool identities, versions, target and
+    flags; it enters every key of actions using the toolchain. `env` is keyed too;
+    `private_env` is not (tool-private caches that never change outputs). `tool_files`
+    are stat'ed by the no-op check so an upgraded tool invalidates it. `tool_dirs` are
+    put in front of PATH at run time but not keyed: where a tool is installed does not
+    change what it does; its version is in the fingerprint."""
+
+    name: str
+    fingerprint: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    private_env: Mapping[str, str] = field(default_factory=dict)
+    tool_files: tuple[str, ...] = ()
+    tool_dirs: tuple[str, ...] = ()
+    version: str = ""
+    runner: str = "native"
+    providers: Mapping[type, Provider] = field(default_factory=dict)
+
+    def __getitem__(self, provider_type: type) -> Any:
+        try:
+            return self.providers[provider_type]
+        except KeyError:
+            raise AnalysisError(f"toolchain '{self.name}' does not provide {provider_type.__name__}") from None
+
+    def get(self, provider_type: type, default: Any = None) -> Any:
+        return self.providers.get(provider_type, default)
+
+
+@dataclass(frozen=True)
+class ToolchainContext:
+    """What a toolchain sees when it resolves: its settings from
+    `[workspace.toolchains.<name>]`, the build profile, the shared cache directory (for
+    tool-private caches such as zig's) and a place to memoise probes."""
+
+    settings: Mapping[str, Any]
+    profile: str
+    cache_dir: str
+    workspace_root: str
+
+
+class Toolchain:
+    """Base of toolchain plugins. `resolve` returns a `ToolchainInfo` or raises
+    `ToolchainUnavailable` with the reason and what to install."""
+
+    name: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+
+    def resolve(self, ctx: ToolchainContext) -> ToolchainInfo:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def probe_tool(ctx: ToolchainContext, path: str, argv: list[str]) -> str:
+    """Run `argv` once per tool identity (path, inode, size, mtime) and memoise its
+    stdout in the cache directory: toolchains fingerprint a compiler without paying a
+    subprocess on every build."""
+    from molt_build.probes import cached_probe
+    return cached_probe(ctx.cache_dir, path, argv)
+
+
+# ------------------------------------------------------------------- rule context
+
+class Dep:
+    """A dependency as a rule sees it: its label and its providers."""
+
+    __slots__ = ("label", "providers")
+
+    def __init__(self, label: Label, providers: Mapping[type, Provider]):
+        self.label = label
+        self.providers = providers
+
+    def __getitem__(self, provider_type: type) -> Any:
+        try:
+            return self.providers[provider_type]
+        except KeyError:
+            raise AnalysisError(f"dependency {self.label} does not provide {provider_type.__name__}") from None
+
+    def get(self, provider_type: type, default: Any = None) -> Any:
+        return self.providers.get(provider_type, default)
+
+    @property
+    def files(self) -> tuple[File, ...]:
+        info = self.providers.get(DefaultInfo)
+        return info.files if info else ()
+
+
+class RuleContext:
+    """The only door a rule has to the build: its attributes, its dependencies'
+    providers, the toolchain, and a factory for outputs and actions."""
+
+    def __init__(self, label: Label, attrs: Attrs, rule: Rule, toolchain: ToolchainInfo | None,
+                 profile: str, out_root: str, sources: Mapping[str, tuple[File, ...]],
+                 deps: Mapping[str, tuple[Dep, ...]]):
+        self.label = label
+        self.attrs = attrs
+        self.rule = rule
+        self.toolchain = toolchain
+        self.profile = profile
+        self.out_root = out_root                    # e.g. moltb-out/native-dev
+        self.out_dir = posixpath.join(out_root, label.pkg) if label.pkg else out_root
+        self._sources = sources
+        self._deps = deps
+        self.actions: list[Action] = []
+        self.declared: dict[str, File] = {}
+
+    @property
+    def package(self) -> str:
+        return self.label.pkg
+
+    def files(self, attr: str = "srcs") -> tuple[File, ...]:
+        """The files of a source attribute: sources in the package and the default
+        outputs of any labels listed there."""
+        return self._sources.get(attr, ())
+
+    def deps(self, attr: str = "deps") -> tuple[Dep, ...]:
+        return self._deps.get(attr, ())
+
+    def declare_output(self, relpath: str) -> File:
+        """Declare an output file under this target's package output directory."""
+        norm = posixpath.normpath(relpath)
+        if os.path.isabs(relpath) or norm.startswith("..") or norm in (".", ""):
+            raise AnalysisError(f"output path '{relpath}' escapes the output directory",
+                                target=str(self.label))
+        path = posixpath.join(self.out_dir, norm)
+        if path in self.declared:
+            return self.declared[path]
+        f = File(path, is_source=False, owner=self.label)
+        self.declared[path] = f
+        return f
+
+    def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
+               outputs: Iterable[File], env: Mapping[str, str] | None = None,
+               progress: str = "", timeout: float | None = None,
+               uses_toolchain: bool | None = None) -> Action:
+        argv_t = tuple(argv)
+        if not argv_t or not all(isinstance(a, str) for a in argv_t):
+            raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
+                                target=str(self.label))
+        outs = tuple(outputs)
+        if not outs:
+            raise AnalysisError(f"action {mnemonic} declares no outputs", target=str(self.label))
+        for o in outs:
+            if self.declared.get(o.path) is not o:
+                raise AnalysisError(f"action {mnemonic}: output '{o.path}' was not declared by this "
+                                    "target (use ctx.declare_output)", target=str(self.label))
+        ins = tuple(dict.fromkeys(inputs))
+        for f in ins:
+            if not isinstance(f, File):
+                raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File", target=str(self.label))
+        use_tc = self.rule.uses_toolchain if uses_toolchain is None else uses_toolchain
+        act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
+                     env=tuple(sorted((env or {}).items())), progress=progress or f"{mnemonic} {self.label}",
+                     timeout=timeout, uses_toolchain=use_tc and self.toolchain is not None,
+                     config=posixpath.basename(self.out_root))
+        self.actions.append(act)
+        return act
+
+
+def fields_of(model: type[Attrs], marker: object) -> list[str]:
+    """Names of the attribute fields annotated with `marker` (LABELS or SOURCES)."""
+    return [name for name, f in model.model_fields.items() if any(m is marker for m in f.metadata)]
+
+
+def replace(obj, **changes):
+    """dataclasses.replace, re-exported for plugins."""
+    return dataclasses.replace(obj, **changes)

@@ -1,0 +1,38 @@
+"""Options shared by commands, and the single error exit."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from molt_build.errors import MoltbError
+
+CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (env MOLTB_CACHE_DIR).")]
+Remote = Annotated[Optional[str], typer.Option("--remote", help="Remote cache URL (env MOLTB_REMOTE).")]
+Color = Annotated[str, typer.Option("--color", help="auto, yes or no.")]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and the summary.")]
+Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="More detail (event log path, ...).")]
+
+
+def abort(err: MoltbError) -> None:
+    sys.stderr.write(f"ERROR: {err}\n")
+    raise typer.Exit(err.exit_code)
+
+
+def handles_errors(fn):
+    """Turn user errors into their message and exit code; never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MoltbError as e:
+            abort(e)
+    return wrapper
+
+
+def apply_cache_dir(cache_dir: str | None) -> None:
+    if cache_dir:
+        os.environ["MOLTB_CACHE_DIR"] = os.path.abspath(cache_dir)

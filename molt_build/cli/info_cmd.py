@@ -1,0 +1,41 @@
+"""`moltb version` and `moltb toolchains`."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Annotated
+
+import typer
+
+from molt_build import __version__
+from molt_build.cli import app
+from molt_build.cli.common import handles_errors
+
+
+@app.command()
+def version() -> None:
+    """Print moltb's version."""
+    sys.stdout.write(f"moltb {__version__} (python {platform.python_version()})\n")
+
+
+@app.command()
+@handles_errors
+def toolchains(profile: Annotated[str, typer.Option("--profile")] = "dev") -> None:
+    """List toolchains: available or why not, version, fingerprint."""
+    from molt_build.api import ToolchainContext
+    from molt_build.errors import ToolchainUnavailable
+    from molt_build.registry import build_registry
+    from molt_build.workspace import load_workspace
+    ws = load_workspace(os.getcwd())
+    reg = build_registry(ws.root, ws.config.plugin_dirs)
+    for name in sorted(reg.toolchains):
+        tc = reg.toolchains[name]
+        ctx = ToolchainContext(settings=ws.config.toolchains.get(name, {}), profile=profile,
+                               cache_dir=ws.cache_dir, workspace_root=ws.root)
+        try:
+            info = tc.resolve(ctx)
+        except ToolchainUnavailable as e:
+            sys.stdout.write(f"{name}: unavailable: {e.message}" + (f" ({e.hint})" if e.hint else "") + "\n")
+            continue
+        sys.stdout.write(f"{name}: available\n  version: {info.version}\n  fingerprint: {info.fingerprint}\n")

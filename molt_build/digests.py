@@ -1,0 +1,79 @@
+"""File digests (XXH3-128), memoised by (device, inode, size, mtime_ns) so an
+unchanged file is never re-read. Entries for files modified just before they were
+hashed are not kept ("racily clean", as in git): the next build hashes them again."""
+from __future__ import annotations
+
+import marshal
+import os
+import time
+
+import xxhash
+
+RACY_NS = 100_000_000  # 100 ms: mtimes closer than this to "now" are not trusted
+_CHUNK = 1 << 20
+
+
+def hash_file(path: str) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(_CHUNK)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def hash_bytes(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+class DigestCache:
+    """Path → digest, validated by stat. Keys are root-relative paths."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.entries: dict[str, tuple] = {}
+        self.dirty = False
+        try:
+            with open(path, "rb") as f:
+                self.entries = marshal.load(f)
+        except (OSError, EOFError, ValueError, TypeError):
+            self.entries = {}
+
+    def digest(self, rel: str, abspath: str) -> str:
+        st = os.stat(abspath)
+        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self.entries.get(rel)
+        if hit is not None and hit[0] == ident:
+            return hit[1]
+        d = hash_file(abspath)
+        if time.time_ns() - st.st_mtime_ns > RACY_NS:
+            self.entries[rel] = (ident, d)
+            self.dirty = True
+        return d
+
+    def known(self, rel: str, st: os.stat_result) -> str | None:
+        hit = self.entries.get(rel)
+        if hit is not None and hit[0] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            return hit[1]
+        return None
+
+    def record(self, rel: str, st: os.stat_result, digest: str) -> None:
+        """Remember a file moltb wrote itself (its content is known)."""
+        self.entries[rel] = ((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), digest)
+        self.dirty = True
+
+    def forget(self, rel: str) -> None:
+        if self.entries.pop(rel, None) is not None:
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            marshal.dump(self.entries, f)
+        os.replace(tmp, self.path)
+        self.dirty = False

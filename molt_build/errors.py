@@ -1,0 +1,100 @@
+"""The typed hierarchy of user-facing errors.
+
+Every error a user can cause is one of these: it carries the documented exit code and
+enough context (file, target, field) to say what is wrong and how to fix it. Anything
+else that escapes is an internal error and is reported as such.
+"""
+from __future__ import annotations
+
+# Exit codes, as in Bazel and the SPEC.
+EXIT_OK = 0
+EXIT_BUILD_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TESTS_FAILED = 3
+EXIT_NO_TESTS = 4
+EXIT_INTERRUPTED = 8
+EXIT_ENVIRONMENT = 36
+
+
+class MoltbError(Exception):
+    """Base of all user-facing errors: a message plus where it came from."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, file: str | None = None, target: str | None = None,
+                 field: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.target = target
+        self.field = field
+        self.hint = hint
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.target:
+            parts.append(f"target '{self.target}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def as_dict(self) -> dict:
+        return {"kind": type(self).__name__, "message": self.message, "file": self.file,
+                "target": self.target, "field": self.field, "hint": self.hint}
+
+
+class UsageError(MoltbError):
+    """A bad command line: unknown pattern syntax, unknown toolchain name, bad flag value."""
+
+
+class BuildFileError(MoltbError):
+    """A BUILD.toml that cannot be loaded: syntax, unknown rule, bad attribute, missing source."""
+
+
+class LabelError(BuildFileError):
+    """A label or pattern that is malformed or names nothing."""
+
+
+class CycleError(BuildFileError):
+    """A dependency cycle between targets."""
+
+
+class AnalysisError(MoltbError):
+    """A rule rejected its target during analysis (bad combination, path escaping, ...)."""
+
+
+class ToolchainUnavailable(MoltbError):
+    """A toolchain that cannot be used here: names what is missing and how to install it."""
+
+
+class EnvironmentProblem(MoltbError):
+    """The machine, not the user: disk full, unwritable cache, missing system facility."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class Interrupted(MoltbError):
+    """The user pressed Ctrl-C (or the process got SIGTERM)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class ErrorList(MoltbError):
+    """Several independent user errors found in one pass (e.g. by `moltb validate`)."""
+
+    def __init__(self, errors: list[MoltbError]):
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+        self.exit_code = max((e.exit_code for e in errors), default=EXIT_USAGE)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)

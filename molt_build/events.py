@@ -1,0 +1,47 @@
+"""The build event log: `logs/moltb/<UTC timestamp>-<pid>.jsonl`, one JSON object per
+line with `event` and `ts`, never overwritten; `latest.jsonl` links to the newest."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+
+from molt_build.workspace import LOG_DIR
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventLog:
+    def __init__(self, root: str):
+        self.dir = os.path.join(root, LOG_DIR)
+        os.makedirs(self.dir, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        self.path = os.path.join(self.dir, f"{stamp}-{os.getpid()}.jsonl")
+        self._f = open(self.path, "x", encoding="utf-8", buffering=1 << 16)
+        self._closed = False
+        latest = os.path.join(self.dir, "latest.jsonl")
+        tmp = f"{latest}.{os.getpid()}.tmp"
+        try:
+            os.symlink(os.path.basename(self.path), tmp)
+            os.replace(tmp, latest)
+        except OSError:
+            pass
+
+    def emit(self, event: str, **fields) -> None:
+        if self._closed:
+            return
+        self._f.write(json.dumps({"event": event, "ts": utc_now(), **fields}, separators=(",", ":")) + "\n")
+
+    def write_raw(self, lines: list[str]) -> None:
+        self._f.write("".join(lines))
+
+    def flush(self) -> None:
+        if not self._closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._f.close()
+            self._closed = True

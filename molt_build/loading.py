@@ -1,0 +1,354 @@
+"""Loading: BUILD.toml files → validated `Target`s, pattern expansion and the
+transitive closure of the requested targets (with cycle and visibility checks).
+
+Loading reads only the packages a request needs. In collecting mode (`moltb
+validate`) it records every error and carries on; otherwise the first error raises.
+"""
+from __future__ import annotations
+
+import difflib
+import glob as globlib
+import graphlib
+import os
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from molt_build.api import LABELS, SOURCES, Attrs, Rule, fields_of
+from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
+from molt_build.labels import Label, Pattern, parse_label, parse_pattern
+from molt_build.registry import Registry
+from molt_build.workspace import BUILD_FILE, OUT_DIR, Workspace, format_validation_error, read_toml
+
+RESERVED_TABLES = ("workspace", "package")
+_GLOB_CHARS = frozenset("*?[")
+PUBLIC = "//visibility:public"
+PRIVATE = "//visibility:private"
+
+
+@dataclass
+class Target:
+    """A loaded target: its rule, validated attributes, and resolved sources and deps."""
+
+    label: Label
+    rule: Rule
+    attrs: Attrs
+    file: str
+    sources: dict[str, list[str | Label]] = field(default_factory=dict)
+    deps: dict[str, list[Label]] = field(default_factory=dict)
+
+    def dep_edges(self) -> list[tuple[str, Label]]:
+        """(attribute, label) for every dependency, from label and source attributes."""
+        out = [(a, l) for a, ls in self.deps.items() for l in ls]
+        out += [(a, e) for a, es in self.sources.items() for e in es if isinstance(e, Label)]
+        return out
+
+    @property
+    def tags(self) -> list[str]:
+        return self.attrs.tags
+
+
+class Loader:
+    def __init__(self, ws: Workspace, registry: Registry, collect: bool = False):
+        self.ws = ws
+        self.registry = registry
+        self.collect = collect
+        self.errors: list[MoltbError] = []
+        self.packages: dict[str, dict[str, Target]] = {}
+        self.dir_mtimes: dict[str, int] = {}     # directories whose listing the result depends on
+        self.build_files: list[str] = []        # BUILD.toml files read (root-relative)
+        self.source_files: set[str] = set()     # source files named by loaded targets
+        self._pkg_exists: dict[str, bool] = {}
+        cache = os.path.abspath(ws.cache_dir)
+        self._skip_abs = {cache, os.path.join(ws.root, OUT_DIR), os.path.join(ws.root, "logs")}
+        self._skip_abs |= {os.path.normpath(os.path.join(ws.root, d)) for d in ws.config.ignore}
+
+    # ------------------------------------------------------------------ errors
+    def _fail(self, err: MoltbError) -> None:
+        if not self.collect:
+            raise err
+        self.errors.append(err)
+
+    # --------------------------------------------------------------- packages
+    def _abs(self, pkg: str) -> str:
+        return os.path.join(self.ws.root, pkg) if pkg else self.ws.root
+
+    def package_exists(self, pkg: str) -> bool:
+        hit = self._pkg_exists.get(pkg)
+        if hit is None:
+            hit = self._pkg_exists[pkg] = os.path.isfile(os.path.join(self._abs(pkg), BUILD_FILE))
+        return hit
+
+    def _note_dir(self, path: str) -> None:
+        try:
+            self.dir_mtimes[os.path.relpath(path, self.ws.root)] = os.stat(path).st_mtime_ns
+        except OSError:
+            pass
+
+    def discover(self, prefix: str = "") -> list[str]:
+        """Every package at or below `prefix` (a root-relative directory)."""
+        found = []
+        stack = [self._abs(prefix)]
+        while stack:
+            d = stack.pop()
+            self._note_dir(d)
+            try:
+                entries = list(os.scandir(d))
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name.startswith(".") or e.name == "__pycache__" or e.path in self._skip_abs:
+                        continue
+                    stack.append(e.path)
+                elif e.name == BUILD_FILE:
+                    rel = os.path.relpath(d, self.ws.root)
+                    pkg = "" if rel == "." else rel.replace(os.sep, "/")
+                    found.append(pkg)
+                    self._pkg_exists[pkg] = True
+        return sorted(found)
+
+    def load_package(self, pkg: str) -> dict[str, Target]:
+        if pkg in self.packages:
+            return self.packages[pkg]
+        targets: dict[str, Target] = {}
+        self.packages[pkg] = targets
+        display = f"{pkg}/{BUILD_FILE}" if pkg else BUILD_FILE
+        self.build_files.append(display)
+        try:
+            data = self.ws.root_data if pkg == "" else read_toml(os.path.join(self._abs(pkg), BUILD_FILE), display)
+        except MoltbError as e:
+            self._fail(e)
+            return targets
+        defaults = data.get("package", {})
+        if not isinstance(defaults, dict):
+            self._fail(BuildFileError("[package] must be a table", file=display, target="package"))
+            defaults = {}
+        if "workspace" in data and pkg != "":
+            self._fail(BuildFileError("[workspace] is only allowed in the root BUILD.toml", file=display,
+                                      target="workspace"))
+        for name, table in data.items():
+            if name in RESERVED_TABLES:
+                continue
+            try:
+                t = self._load_target(pkg, name, table, defaults, display)
+            except MoltbError as e:
+                self._fail(e)
+                continue
+            targets[name] = t
+        return targets
+
+    def _load_target(self, pkg: str, name: str, table, defaults: dict, display: str) -> Target:
+        if not isinstance(table, dict):
+            raise BuildFileError(f"top-level key '{name}' is not a table; each target is a [table]",
+                                 file=display, target=name)
+        try:
+            label = parse_label(f"//{pkg}:{name}")
+        except LabelError as e:
+            raise BuildFileError(e.message, file=display, target=name) from None
+        rule_name = table.get("rule")
+        if not isinstance(rule_name, str):
+            raise BuildFileError("every target needs rule = \"<rule name>\"" if rule_name is None
+                                 else f"must be a string, got {rule_name!r}",
+                                 file=display, target=name, field="rule")
+        rule = self.registry.rule(rule_name, file=display, target=name)
+        merged = dict(table)
+        for k, v in defaults.items():
+            if k in rule.attrs.model_fields and k not in merged:
+                merged[k] = v
+        try:
+            attrs = rule.attrs.model_validate(merged)
+        except ValidationError as e:
+            errs = [BuildFileError(msg, file=display, target=name, field=fld)
+                    for fld, msg in format_validation_error(e)]
+            if len(errs) > 1 and self.collect:
+                self.errors.extend(errs[1:])
+            raise errs[0] from None
+        target = Target(label, rule, attrs, display)
+        for attr in fields_of(rule.attrs, LABELS):
+            target.deps[attr] = [self._dep_label(v, pkg, display, name, attr) for v in getattr(attrs, attr)]
+        for attr in fields_of(rule.attrs, SOURCES):
+            target.sources[attr] = self._sources(getattr(attrs, attr), pkg, display, name, attr)
+        for attr in ("src",):  # single-source convenience attribute
+            if attr in rule.attrs.model_fields and isinstance(getattr(attrs, attr), str) \
+                    and attr not in target.sources:
+                val = getattr(attrs, attr)
+                if val:
+                    target.sources[attr] = self._sources([val], pkg, display, name, attr)
+        return target
+
+    def _dep_label(self, text, pkg, display, name, attr) -> Label:
+        try:
+            return parse_label(text, pkg)
+        except LabelError as e:
+            raise BuildFileError(e.message, file=display, target=name, field=attr) from None
+
+    def _sources(self, entries: list[str], pkg: str, display: str, name: str, attr: str) -> list:
+        out: list[str | Label] = []
+        base = self._abs(pkg)
+        for entry in entries:
+            if entry.startswith(":") or entry.startswith("//"):
+                out.append(self._dep_label(entry, pkg, display, name, attr))
+                continue
+            norm = os.path.normpath(entry)
+            if os.path.isabs(entry) or norm == ".." or norm.startswith("../"):
+                raise BuildFileError(f"source '{entry}' must be a path inside the package",
+                                     file=display, target=name, field=attr)
+            if _GLOB_CHARS & set(entry):
+                matches = self._glob(pkg, entry)
+                if not matches:
+                    raise BuildFileError(f"glob '{entry}' matches no files", file=display,
+                                         target=name, field=attr)
+                out.extend(matches)
+                continue
+            path = f"{pkg}/{norm}" if pkg else norm
+            if not os.path.isfile(os.path.join(base, norm)):
+                hint = None
+                try:
+                    close = difflib.get_close_matches(os.path.basename(norm),
+                                                      os.listdir(os.path.dirname(os.path.join(base, norm))), n=1)
+                    if close:
+                        hint = f"did you mean '{close[0]}'?"
+                except OSError:
+                    pass
+                raise BuildFileError(f"source file '{entry}' does not exist", file=display, target=name,
+                                     field=attr, hint=hint)
+            out.append(path)
+        self.source_files.update(e for e in out if isinstance(e, str))
+        return out
+
+    def _glob(self, pkg: str, pattern: str) -> list[str]:
+        base = self._abs(pkg)
+        # Record every directory the glob may look at, and find subpackage boundaries.
+        subpkgs = []
+        for d, dirs, files in os.walk(base):
+            self._note_dir(d)
+            if d != base and BUILD_FILE in files:
+                subpkgs.append(os.path.relpath(d, base) + os.sep)
+                dirs[:] = []
+                continue
+            dirs[:] = [x for x in dirs if not x.startswith(".") and os.path.join(d, x) not in self._skip_abs]
+        hits = []
+        for rel in globlib.glob(pattern, root_dir=base, recursive=True):
+            if any(rel.startswith(s) for s in subpkgs) or rel == BUILD_FILE:
+                continue
+            if os.path.isfile(os.path.join(base, rel)):
+                hits.append(f"{pkg}/{rel}" if pkg else rel)
+        return sorted(hits)
+
+    # --------------------------------------------------------------- patterns
+    def expand(self, patterns: list[str], cwd_pkg: str = "") -> list[Label]:
+        """Labels named by command-line patterns (recursive ones skip 'manual' targets)."""
+        labels: dict[Label, None] = {}
+        for text in patterns:
+            negative = text.startswith("-")
+            pat = parse_pattern(text[1:] if negative else text, cwd_pkg)
+            matched = self._match(pat, text)
+            for l in matched:
+                if negative:
+                    labels.pop(l, None)
+                else:
+                    labels[l] = None
+        return list(labels)
+
+    def _match(self, pat: Pattern, text: str) -> list[Label]:
+        if pat.recursive:
+            pkgs = self.discover(pat.pkg) if os.path.isdir(self._abs(pat.pkg)) else []
+            if not pkgs:
+                raise LabelError(f"pattern '{text}' matches no packages")
+            return [t.label for p in pkgs for t in self.load_package(p).values() if "manual" not in t.tags]
+        if not self.package_exists(pat.pkg):
+            raise LabelError(f"no package '{pat.pkg or '//'}' (no {BUILD_FILE} there) for pattern '{text}'",
+                             hint=self._suggest_package(pat.pkg))
+        targets = self.load_package(pat.pkg)
+        if pat.name is None:
+            return [t.label for t in targets.values()]
+        if pat.name not in targets:
+            raise LabelError(f"no target '{pat.name}' in package '//{pat.pkg}'",
+                             hint=self._suggest_target(pat.pkg, pat.name))
+        return [targets[pat.name].label]
+
+    def _suggest_target(self, pkg: str, name: str) -> str | None:
+        close = difflib.get_close_matches(name, list(self.packages.get(pkg, {})), n=1)
+        return f"did you mean '//{pkg}:{close[0]}'?" if close else None
+
+    def _suggest_package(self, pkg: str) -> str | None:
+        parent = os.path.dirname(pkg)
+        try:
+            names = [n for n in os.listdir(self._abs(parent))
+                     if os.path.isfile(os.path.join(self._abs(parent), n, BUILD_FILE))]
+        except OSError:
+            return None
+        close = difflib.get_close_matches(os.path.basename(pkg), names, n=1)
+        return f"did you mean '//{os.path.join(parent, close[0])}'?" if close else None
+
+    # ---------------------------------------------------------------- closure
+    def get(self, label: Label, referrer: Target | None = None, attr: str | None = None) -> Target | None:
+        where = dict(file=referrer.file, target=referrer.label.name, field=attr) if referrer else {}
+        if not self.package_exists(label.pkg):
+            self._fail(BuildFileError(f"unknown dependency '{label}': no package '//{label.pkg}'",
+                                      hint=self._suggest_package(label.pkg), **where))
+            return None
+        targets = self.load_package(label.pkg)
+        t = targets.get(label.name)
+        if t is None:
+            self._fail(BuildFileError(f"unknown dependency '{label}': no target '{label.name}' in '//{label.pkg}'",
+                                      hint=self._suggest_target(label.pkg, label.name), **where))
+        return t
+
+    def closure(self, roots: list[Label]) -> tuple[dict[Label, Target], list[Label]]:
+        """The targets reachable from `roots` and a dependency-first order of them."""
+        seen: dict[Label, Target] = {}
+        graph: dict[Label, list[Label]] = {}
+        stack = list(roots)
+        while stack:
+            label = stack.pop()
+            if label in seen:
+                continue
+            t = self.get(label)
+            if t is None:
+                continue
+            seen[label] = t
+            edges = []
+            for attr, dep in t.dep_edges():
+                d = self.get(dep, t, attr)
+                if d is None:
+                    continue
+                if not self._visible(d, t.label):
+                    self._fail(BuildFileError(f"'{d.label}' is not visible to '{t.label}'", file=t.file,
+                                              target=t.label.name, field=attr,
+                                              hint=f"add '//{t.label.pkg}:__pkg__' to the visibility of "
+                                                   f"'{d.label}' in {d.file}"))
+                edges.append(dep)
+                stack.append(dep)
+            graph[label] = edges
+        try:
+            order = list(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError as e:
+            cycle = e.args[1]
+            first = seen.get(cycle[0])
+            err = CycleError("dependency cycle: " + " -> ".join(str(l) for l in reversed(cycle)),
+                             file=first.file if first else None, target=first.label.name if first else None)
+            self._fail(err)
+            order = []
+        return seen, [l for l in order if l in seen]
+
+    def _visible(self, dep: Target, user: Label) -> bool:
+        vis = dep.attrs.visibility or [PUBLIC]
+        if dep.label.pkg == user.pkg or PUBLIC in vis:
+            return True
+        for v in vis:
+            if v == PRIVATE:
+                continue
+            try:
+                lab = parse_label(v, dep.label.pkg)
+            except LabelError:
+                continue
+            if lab.name == "__pkg__" and lab.pkg == user.pkg:
+                return True
+            if lab.name == "__subpackages__" and (lab.pkg == "" or user.pkg == lab.pkg
+                                                  or user.pkg.startswith(lab.pkg + "/")):
+                return True
+            if lab == user:
+                return True
+        return False

@@ -1,0 +1,309 @@
+"""The scheduler: runs the action graph with `jobs` parallel local executions.
+
+An action is ready when its inputs' digests are known; its key is computed then. A
+cache hit materializes outputs from the CAS (or finds them already in place); a miss
+runs in a sandbox. The ready queue is ordered by critical path. Failures are values:
+recorded, dependents marked unmet, and with `keep_going` the rest goes on. Ctrl-C
+kills every running process group and ends with exit 8.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import queue
+import shlex
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from molt_build.action_cache import ActionCache, ActionResult
+from molt_build.actiongraph import ActionGraph, Node
+from molt_build.api import ToolchainInfo
+from molt_build.cas import CAS
+from molt_build.digests import DigestCache
+from molt_build.errors import Interrupted
+from molt_build.events import EventLog
+from molt_build.executor import LocalExecutor, Spawn, SpawnResult
+from molt_build.keys import action_key, declared_env, key_components
+from molt_build.progress import Progress
+
+FLUSH_EVERY_S = 0.5
+
+
+@dataclass
+class BuildStats:
+    total: int = 0
+    executed: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+    corrupt: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Ready:
+    """Per-node state known once the node is ready."""
+
+    key: str = ""
+    components: str = ""
+    spawn: Spawn | None = None
+
+
+class Scheduler:
+    def __init__(self, root: str, graph: ActionGraph, toolchains: dict[str, ToolchainInfo],
+                 cache: ActionCache, cas: CAS, digests: DigestCache, executor: LocalExecutor,
+                 events: EventLog, progress: Progress, jobs: int, keep_going: bool = False,
+                 use_cache: bool = True, timeout: float | None = None, explain=None):
+        self.root = root
+        self.graph = graph
+        self.toolchains = toolchains
+        self.cache = cache
+        self.cas = cas
+        self.digests = digests
+        self.executor = executor
+        self.events = events
+        self.progress = progress
+        self.jobs = max(1, jobs)
+        self.keep_going = keep_going
+        self.use_cache = use_cache
+        self.timeout = timeout
+        self.explain = explain
+        self.stats = BuildStats(total=len(graph.nodes))
+        # path -> (digest, executable) for every generated file known so far
+        self.generated: dict[str, tuple[str, bool]] = {}
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._heap: list[tuple[float, int]] = []
+        self._failed: set[int] = set()
+        self._stop = False
+        self._last_flush = time.monotonic()
+        self.finished_events: list[dict] = []   # every successful action, for the no-op snapshot
+
+    # ---------------------------------------------------------------- run loop
+    def run(self) -> BuildStats:
+        for n in self.graph.nodes:
+            if n.pending == 0:
+                heapq.heappush(self._heap, (-n.prio, n.id))
+        running = 0
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="moltb-exec")
+        old_term = _install_sigterm()
+        try:
+            while True:
+                while self._heap and running < self.jobs and not self._stop:
+                    _, nid = heapq.heappop(self._heap)
+                    node = self.graph.nodes[nid]
+                    ready = self._prepare(node)
+                    if ready is None:
+                        continue  # finished from cache or failed while preparing
+                    running += 1
+                    fut = pool.submit(self.executor.execute, ready.spawn)
+                    fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
+                    self.events.emit("action_started", label=str(node.action.owner),
+                                     mnemonic=node.action.mnemonic, key=ready.key)
+                if running == 0:
+                    break
+                try:
+                    node, ready, fut = self._results.get(timeout=FLUSH_EVERY_S)
+                except queue.Empty:
+                    self._maybe_flush()
+                    continue
+                running -= 1
+                exc = fut.exception()
+                res = fut.result() if exc is None else SpawnResult(-1, error=f"{type(exc).__name__}: {exc}")
+                self._finish_executed(node, ready, res)
+                self._maybe_flush()
+        except KeyboardInterrupt:
+            self.executor.cancel_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._drain()
+            self.cache.flush()
+            raise Interrupted("interrupted: running actions were killed") from None
+        finally:
+            signal.signal(signal.SIGTERM, old_term)
+            pool.shutdown(wait=True)
+        self.cache.flush()
+        return self.stats
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                node, ready, fut = self._results.get_nowait()
+            except queue.Empty:
+                return
+            if fut.exception() is None and fut.result().ok:
+                self._finish_executed(node, ready, fut.result())
+
+    def _maybe_flush(self) -> None:
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_EVERY_S:
+            self.cache.flush()
+            self.events.flush()
+            self._last_flush = now
+
+    # ------------------------------------------------------------- preparation
+    def _prepare(self, node: Node) -> _Ready | None:
+        """Compute the key; finish from the cache when possible, else build the spawn."""
+        a = node.action
+        tc = self.toolchains.get(a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
+        inputs: list[tuple[str, str]] = []
+        sources: list[tuple[str, str]] = []
+        blobs: list[tuple[str, str]] = []
+        try:
+            for f in a.inputs:
+                if f.is_source:
+                    absp = os.path.join(self.root, f.path)
+                    inputs.append((f.path, self.digests.digest(f.path, absp)))
+                    sources.append((f.path, absp))
+                else:
+                    d, exe = self.generated[f.path]
+                    inputs.append((f.path, d))
+                    blobs.append((f.path, self.cas.path(d, exe)))
+        except FileNotFoundError as e:
+            self._fail(node, "", f"missing input file: {os.path.relpath(e.filename, self.root)}")
+            return None
+        env = declared_env(a.env, tc.env if tc else None)
+        comps = key_components(a.argv, env, inputs, [o.path for o in a.outputs], tc.fingerprint if tc else "")
+        key, text = action_key(comps)
+        if self.use_cache:
+            hit = self.cache.lookup(key)
+            if hit is not None and self._take_hit(node, key, hit):
+                return None
+        if self.explain is not None:
+            self.explain(node, key, text)
+        if tc is not None and (tc.private_env or tc.tool_dirs):
+            env = {**env, **tc.private_env}
+            if tc.tool_dirs:
+                env["PATH"] = os.pathsep.join((*tc.tool_dirs, env["PATH"]))
+        spawn = Spawn(a.argv, env, sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout)
+        return _Ready(key, text, spawn)
+
+    def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
+        try:
+            for path, digest, _size, exe in hit.outputs:
+                self._materialize(path, digest, exe, verify=True)
+        except _Corrupt as c:
+            self.stats.corrupt += 1
+            self.cache.delete(key)
+            self.events.emit("cache_corrupt", label=str(node.action.owner), key=key, blob=c.digest)
+            self.progress.print(f"WARNING: cache entry for {node.action.owner} {node.action.mnemonic} was "
+                                f"corrupt (blob {c.digest}); running the action again")
+            return False
+        self.stats.cached += 1
+        self._record_success(node, key, "cached", 0.0)
+        self.progress.advance(None)
+        self._complete(node)
+        return True
+
+    def _materialize(self, path: str, digest: str, exe: bool, verify: bool) -> None:
+        dest = os.path.join(self.root, path)
+        try:
+            st = os.stat(dest)
+            if self.digests.known(path, st) == digest:
+                self.generated[path] = (digest, exe)
+                return
+        except OSError:
+            pass
+        if verify and not self.cas.verify(digest, exe):
+            raise _Corrupt(digest)
+        self.cas.materialize(digest, exe, dest)
+        self.digests.record(path, os.stat(dest), digest)
+        self.generated[path] = (digest, exe)
+
+    # ---------------------------------------------------------------- results
+    def _finish_executed(self, node: Node, ready: _Ready, res: SpawnResult) -> None:
+        a = node.action
+        if not res.ok:
+            if res.cancelled:
+                return
+            if res.timed_out:
+                why = f"timed out after {ready.spawn.timeout:g}s"
+            elif res.error:
+                why = res.error
+            elif res.exit_code != 0:
+                why = f"exit code {res.exit_code}"
+            else:
+                why = "declared output(s) not created: " + ", ".join(res.missing)
+            self._fail(node, ready.key, why, res, ready.spawn)
+            return
+        for path, digest, _size, exe in res.outputs:
+            self._materialize(path, digest, exe, verify=False)
+        so = self._store_text(res.stdout)
+        se = self._store_text(res.stderr)
+        result = ActionResult(res.outputs, 0, so, se, res.duration)
+        self.cache.put(ready.key, result)
+        self.cache.remember(node.identity, ready.key, ready.components, res.duration)
+        self.stats.executed += 1
+        self._record_success(node, ready.key, "executed", round(res.duration, 4))
+        self.progress.advance(a.progress)
+        if res.stderr.strip() and not self.progress.quiet:
+            self.progress.print(f"INFO: From {a.progress}:\n{res.stderr.decode(errors='replace').rstrip()}")
+        self._complete(node)
+
+    def _record_success(self, node: Node, key: str, status: str, duration: float) -> None:
+        rec = {"label": str(node.action.owner), "mnemonic": node.action.mnemonic, "key": key}
+        self.events.emit("action_finished", **rec, status=status, duration=duration)
+        rec["status"] = "cached"
+        rec["duration"] = 0.0
+        self.finished_events.append(rec)
+
+    def _store_text(self, data: bytes) -> str:
+        if not data:
+            return ""
+        from molt_build.digests import hash_bytes
+        d = hash_bytes(data)
+        self.cas.put_bytes(data, d)
+        return d
+
+    def _complete(self, node: Node) -> None:
+        for d in node.dependents:
+            d.pending -= 1
+            if d.pending == 0 and d.id not in self._failed:
+                heapq.heappush(self._heap, (-d.prio, d.id))
+
+    def _fail(self, node: Node, key: str, why: str, res: SpawnResult | None = None,
+              spawn: Spawn | None = None) -> None:
+        a = node.action
+        self.stats.failed += 1
+        self.stats.failures.append(str(a.owner))
+        self.events.emit("action_finished", label=str(a.owner), mnemonic=a.mnemonic, key=key,
+                         status="failed", duration=round(res.duration, 4) if res else 0.0, reason=why)
+        lines = [self.progress.red(f"FAILED: {a.owner} {a.progress} ({why})")]
+        if spawn is not None:
+            env = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(spawn.env.items()) if k != "TMPDIR")
+            lines.append(f"  (cd {shlex.quote(self.root)} && env -i {env} {shlex.join(spawn.argv)})")
+        if res is not None:
+            for stream in (res.stdout, res.stderr):
+                text = stream.decode(errors="replace").rstrip()
+                if text:
+                    lines.append(text)
+        self.progress.advance(None)
+        self.progress.print("\n".join(lines))
+        # Dependents can never run: count them as skipped, transitively.
+        stack = list(node.dependents)
+        while stack:
+            d = stack.pop()
+            if d.id in self._failed:
+                continue
+            self._failed.add(d.id)
+            self.stats.skipped += 1
+            stack.extend(d.dependents)
+        self._failed.add(node.id)
+        if not self.keep_going:
+            self._stop = True
+
+
+class _Corrupt(Exception):
+    def __init__(self, digest: str):
+        self.digest = digest
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _install_sigterm():
+    if threading.current_thread() is threading.main_thread():
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    return signal.getsignal(signal.SIGTERM)

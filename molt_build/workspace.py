@@ -1,0 +1,115 @@
+"""Workspace discovery and the `[workspace]` table.
+
+The workspace root is the nearest ancestor whose BUILD.toml has a `[workspace]` table.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from molt_build.errors import BuildFileError, UsageError
+
+BUILD_FILE = "BUILD.toml"
+OUT_DIR = "moltb-out"
+LOG_DIR = "logs/moltb"
+STATE_DIR = "moltb-out/.moltb"
+
+
+class WorkspaceConfig(BaseModel):
+    """The `[workspace]` table of the root BUILD.toml."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(default="", description="The workspace's name.")
+    default_toolchain: str = Field(default="native", description="Toolchain used when none is given.")
+    default_profile: Literal["dev", "release"] = Field(default="dev", description="dev or release.")
+    cache_dir: str | None = Field(default=None, description="Cache location, relative to the root.")
+    plugin_dirs: list[str] = Field(default_factory=list,
+                                   description="Directories of plugin modules (rules, toolchains).")
+    remote: str | None = Field(default=None, description="Remote cache URL.")
+    toolchains: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                  description="Per-toolchain settings tables.")
+    ignore: list[str] = Field(default_factory=list,
+                              description="Root-relative directories never searched for packages.")
+
+
+def read_toml(path: str, display: str) -> dict:
+    """Parse one TOML file; a syntax error names the file, line and column."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise BuildFileError(f"TOML syntax error: {e}", file=display,
+                             hint="see https://toml.io for the syntax") from None
+    except OSError as e:
+        raise BuildFileError(f"cannot read: {e.strerror}", file=display) from None
+
+
+def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows."""
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "?"
+        kind = e["type"]
+        value = e.get("input")
+        if kind == "extra_forbidden":
+            msg = "unknown field"
+        elif kind == "missing":
+            msg = "required field is missing"
+        else:
+            msg = e["msg"]
+            if not isinstance(value, dict):
+                msg += f", got {value!r} ({type(value).__name__})"
+        out.append((loc, msg))
+    return out
+
+
+@dataclass
+class Workspace:
+    """A located workspace: its root directory, parsed config and root BUILD.toml data."""
+
+    root: str
+    config: WorkspaceConfig
+    root_data: dict
+
+    @property
+    def cache_dir(self) -> str:
+        env = os.environ.get("MOLTB_CACHE_DIR")
+        if env:
+            return os.path.abspath(env)
+        if self.config.cache_dir:
+            return os.path.normpath(os.path.join(self.root, self.config.cache_dir))
+        return os.path.join(self.root, "cache")
+
+    def rel(self, path: str) -> str:
+        return os.path.relpath(path, self.root)
+
+
+def find_root(start: str) -> tuple[str, dict]:
+    """Walk up from `start` to the directory whose BUILD.toml has a [workspace] table."""
+    d = os.path.abspath(start)
+    while True:
+        bf = os.path.join(d, BUILD_FILE)
+        if os.path.isfile(bf):
+            data = read_toml(bf, bf)
+            if isinstance(data.get("workspace"), dict):
+                return d, data
+        parent = os.path.dirname(d)
+        if parent == d:
+            raise UsageError(f"no workspace found at or above {start}",
+                             hint="create a BUILD.toml with a [workspace] table at the project root")
+        d = parent
+
+
+def load_workspace(start: str | None = None) -> Workspace:
+    root, data = find_root(start or os.getcwd())
+    try:
+        config = WorkspaceConfig.model_validate(data["workspace"])
+    except ValidationError as e:
+        field, msg = format_validation_error(e)[0]
+        raise BuildFileError(msg, file=BUILD_FILE, target="workspace", field=field) from None
+    return Workspace(root, config, data)

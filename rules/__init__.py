@@ -1,0 +1,1 @@
+"""Built-in rule plugins. Each module exposes `RULES`; they use only `molt_build.api`."""

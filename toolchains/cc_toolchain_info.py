@@ -1,0 +1,19 @@
+"""The contract between C toolchains (native, wasm, ...) and the C rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from molt_build.api import Provider
+
+
+@dataclass(frozen=True)
+class CcToolchainInfo(Provider):
+    """How to compile, archive and link C for one target."""
+
+    cc: tuple[str, ...]                 # compiler driver argv prefix, e.g. ("zig", "cc")
+    ar: tuple[str, ...]                 # archiver argv prefix
+    target: str                         # target triple
+    compile_flags: tuple[str, ...] = ()
+    link_flags: tuple[str, ...] = ()
+    exe_suffix: str = ""
+    obj_suffix: str = ".o"
