@@ -2,4 +2,3 @@
 
 /* Writes the greeting for `name` to stdout. */
 void greet(const char *name);
-/* x */

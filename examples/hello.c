@@ -1,4 +1,4 @@
-/* The very smallest moltb example: a binary using a library. */
+/* The smallest moltb example: a binary using a library. */
 #include "examples/greet.h"
 
 int main(void) {

@@ -15,9 +15,10 @@ import shutil
 from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 
-PROFILE_FLAGS = {"dev": ("-O1",), "release": ("-O2",)}
-# Deterministic, position-independent output with no embedded paths or build ids.
-COMMON_COMPILE = ("-fno-ident", "-Wno-unused-command-line-argument")
+PROFILE_FLAGS = {"dev": ("-O0",), "release": ("-O2",)}
+# zig cc emits DWARF (with the exec root path in it) unless told not to: -g0 keeps
+# objects byte-identical across sandboxes and checkouts.
+COMMON_COMPILE = ("-g0", "-fno-ident", "-Wno-unused-command-line-argument")
 
 
 def find_zig() -> str | None:
@@ -67,7 +68,7 @@ class NativeToolchain(Toolchain):
             version = probe_tool(ctx, cc, [cc, "--version"]).splitlines()[0]
             real = os.path.realpath(cc)
             cc_info = CcToolchainInfo(cc=(os.path.basename(cc),), ar=(os.path.basename(ar),),
-                                      target=host_triple(), compile_flags=flags + ("-fno-ident",),
+                                      target=host_triple(), compile_flags=flags + ("-g0", "-fno-ident"),
                                       link_flags=flags + ("-s",))
             fp = f"native|{os.path.basename(real)} {version}|{host_triple()}|{' '.join(flags)}"
             return ToolchainInfo(name=self.name, fingerprint=fp, version=version, tool_files=(real,),
