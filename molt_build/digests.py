@@ -37,7 +37,7 @@ class DigestCache:
         self.dirty = False
         try:
             with open(path, "rb") as f:
-                self.entries = marshal.load(f)
+                self.entries = marshal.loads(f.read())
         except (OSError, EOFError, ValueError, TypeError):
             self.entries = {}
 

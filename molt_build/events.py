@@ -6,7 +6,7 @@ import json
 import os
 from datetime import datetime, timezone
 
-from molt_build.workspace import LOG_DIR
+from molt_build.layout import LOG_DIR
 
 
 def utc_now() -> str:

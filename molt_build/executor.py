@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -47,9 +48,10 @@ class SpawnResult:
 
 def _read_tail(path: str) -> bytes:
     try:
+        size = os.stat(path).st_size
+        if not size:
+            return b""
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
             f.seek(max(0, size - MAX_CAPTURE))
             return f.read()
     except OSError:
@@ -69,11 +71,11 @@ class LocalExecutor:
     def execute(self, spawn: Spawn) -> SpawnResult:
         if self.cancelled:
             return SpawnResult(-1, cancelled=True)
-        sb = Sandbox(self.sandbox_base)
+        sb = Sandbox.for_thread(self.sandbox_base)
         try:
             return self._run(sb, spawn)
         finally:
-            sb.remove()
+            sb.reset()
 
     def _run(self, sb: Sandbox, spawn: Spawn) -> SpawnResult:
         try:
@@ -120,7 +122,7 @@ class LocalExecutor:
             except OSError:
                 res.missing.append(rel)
                 continue
-            if not os.path.isfile(p) or os.path.islink(p):
+            if not stat.S_ISREG(st.st_mode):
                 res.missing.append(rel)
                 continue
             digest = hash_file(p)

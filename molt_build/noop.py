@@ -3,9 +3,10 @@
 After every successful build, a snapshot records the stat of everything the result
 depended on: BUILD files, the directories whose listing patterns and globs read,
 source inputs, tool binaries, the plugin modules, and the materialized outputs. The
-next identical request stats those paths (in parallel: os.stat releases the GIL);
-when nothing moved it writes the event log and the summary without importing the
-loader, pydantic, sqlite or the rules. Anything unexpected falls back to a full build.
+next identical request stats those paths;
+when nothing moved it writes the event log (from pre-serialized lines) and the
+summary without importing the loader, pydantic, sqlite or the rules. A plain loop of
+os.stat beats a thread pool here: the per-file work is mostly interpreter time. Anything unexpected falls back to a full build.
 
 This module must stay import-light: it runs before the CLI framework is imported.
 """
@@ -20,7 +21,7 @@ import zlib
 
 SNAPSHOT_VERSION = 3
 RACY_NS = 100_000_000
-STATE_DIR = os.path.join("moltb-out", ".moltb")
+from molt_build.layout import BUILD_FILE, STATE_DIR
 _VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote"}
 _BOOL_FLAGS = {"-k", "--keep-going", "-q", "--quiet", "-v", "--verbose", "--no-cache"}
 _SIG_FLAGS = {"--toolchain", "--profile", "--cache-dir", "--remote", "--no-cache"}
@@ -47,7 +48,7 @@ def _stat_key(path: str):
 def _find_root(cwd: str) -> str | None:
     d = cwd
     while True:
-        if os.path.isdir(os.path.join(d, STATE_DIR)) and os.path.isfile(os.path.join(d, "BUILD.toml")):
+        if os.path.isdir(os.path.join(d, STATE_DIR)) and os.path.isfile(os.path.join(d, BUILD_FILE)):
             return d
         parent = os.path.dirname(d)
         if parent == d:
@@ -68,6 +69,8 @@ def parse_build_args(args: list[str]):
             break
         if a.startswith("-") and not a.startswith("-//") and a != "-":
             name, eq, value = a.partition("=")
+            if name[:2] in ("-j",) and len(name) > 2 and not eq:   # -j2
+                name, eq, value = name[:2], "=", name[2:]
             if name in _VALUE_FLAGS:
                 if not eq:
                     i += 1
@@ -114,14 +117,7 @@ def check(snap: dict, root: str) -> bool:
                 return False
     except OSError:
         return False
-    n = len(files)
-    if n < 2000:
-        return ok_range(0, n)
-    from concurrent.futures import ThreadPoolExecutor
-    parts = 4
-    step = (n + parts - 1) // parts
-    with ThreadPoolExecutor(parts) as pool:
-        return all(pool.map(lambda lo: ok_range(lo, lo + step), range(0, n, step)))
+    return ok_range(0, len(files))
 
 
 def try_fast_build(args: list[str]) -> int | None:
@@ -141,7 +137,7 @@ def try_fast_build(args: list[str]) -> int | None:
     sig = request_signature(patterns, options, cwd_pkg)
     try:
         with open(snapshot_path(root, sig), "rb") as f:
-            snap = marshal.load(f)
+            snap = marshal.loads(f.read())  # marshal.load(file) reads in tiny pieces
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if snap.get("v") != SNAPSHOT_VERSION or snap.get("root") != root or not check(snap, root):
@@ -149,11 +145,11 @@ def try_fast_build(args: list[str]) -> int | None:
     from molt_build.events import EventLog, utc_now
     log = EventLog(root)
     log.emit("build_started", command="build", patterns=patterns, cwd=cwd, fast_path=True)
-    for label in snap["targets"]:
-        log.emit("target_configured", label=label[0], config=label[1])
     ts = utc_now()
-    head = '{"event":"action_finished","ts":"' + ts + '",'
-    log.write_raw([head + tail + "\n" for tail in snap["lines"]])
+    configured = '{"event":"target_configured","ts":"' + ts + '",'
+    log.write_raw([configured + tail + "\n" for tail in snap["targets"]])
+    finished = '{"event":"action_finished","ts":"' + ts + '",'
+    log.write_raw([finished + tail + "\n" for tail in snap["lines"]])
     total = len(snap["lines"])
     log.emit("build_finished", exit_code=0,
              actions={"total": total, "executed": 0, "cached": total, "failed": 0},
@@ -188,6 +184,7 @@ def write_snapshot(root: str, sig: str, files: list[str], outputs: list[str], di
         if now - st.st_mtime_ns < RACY_NS:
             return
         entries.append((rel, (st.st_ino, st.st_size, st.st_mtime_ns)))
+    targets = [json.dumps({"label": l, "config": c}, separators=(",", ":"))[1:] for l, c in targets]
     for p in dict.fromkeys(abs_files):
         try:
             entries.append((p, _stat_key(p)))

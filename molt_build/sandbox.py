@@ -1,41 +1,79 @@
-"""Exec roots: a fresh directory per action holding only its declared inputs.
+"""Exec roots: a directory per action holding only its declared inputs.
 
-Source inputs are symlinks to the workspace, generated inputs are hard links to their
-CAS blobs (copies across file systems). The action's cwd is the exec root, laid out
+Source inputs are hard links to the workspace files (symlinks across file systems),
+generated inputs hard links to their CAS blobs (copies across file systems). The action's cwd is the exec root, laid out
 like the workspace (`pkg/a.c`, `moltb-out/<config>/pkg/...`), so an undeclared file
-is simply not there. Outputs are collected from their declared paths only.
+is simply not there.
+
+Directory creation and removal are the dominant cost of a small action on a
+journaling file system (about 0.1 ms and 0.2 ms each here), so each worker keeps
+one sandbox and reuses its directory skeleton between actions, like Bazel's
+--reuse_sandbox_directories: after an action every file in the directories it
+touched is removed (inputs, leftovers, undeclared outputs), and a skeleton that has
+grown large is dropped and rebuilt.
 """
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import shutil
+import threading
 
-_seq = itertools.count()
+MAX_SKELETON_DIRS = 256
+_slots = threading.local()
+_slot_seq = iter(range(1 << 30))
+_slot_lock = threading.Lock()
 
 
 class Sandbox:
+    """One worker's reusable exec root."""
+
     def __init__(self, base: str):
-        self.root = os.path.join(base, f"{os.getpid()}-{next(_seq)}")
+        with _slot_lock:
+            n = next(_slot_seq)
+        self.root = os.path.join(base, f"{os.getpid()}-{n}")
         self.exec_root = os.path.join(self.root, "x")
         self.tmp = os.path.join(self.root, "tmp")
         self.stdout = os.path.join(self.root, "stdout")
         self.stderr = os.path.join(self.root, "stderr")
-        self._dirs: set[str] = set()
+        self._fresh()
+
+    def _fresh(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
         os.makedirs(self.exec_root)
         os.mkdir(self.tmp)
+        self.dirs: set[str] = {self.exec_root}
+        self.touched: set[str] = set()
+        self.placed: list[str] = []
+
+    @classmethod
+    def for_thread(cls, base: str) -> "Sandbox":
+        sb = getattr(_slots, "sandbox", None)
+        if sb is None or not sb.root.startswith(base):
+            sb = _slots.sandbox = cls(base)
+        return sb
 
     def _parent(self, rel: str) -> str:
         dst = os.path.join(self.exec_root, rel)
         d = os.path.dirname(dst)
-        if d not in self._dirs:
+        if d not in self.dirs:
             os.makedirs(d, exist_ok=True)
-            self._dirs.add(d)
+            p = d
+            while p not in self.dirs and len(p) > len(self.exec_root):
+                self.dirs.add(p)
+                p = os.path.dirname(p)
+        self.touched.add(d)
         return dst
 
     def link_source(self, rel: str, abspath: str) -> None:
-        os.symlink(abspath, self._parent(rel))
+        """Hard link when possible (a link is a directory entry; a symlink is a new
+        inode, several times slower to create here), else a symlink."""
+        dst = self._parent(rel)
+        try:
+            os.link(abspath, dst)
+        except OSError:
+            os.symlink(abspath, dst)
+        self.placed.append(dst)
 
     def link_blob(self, rel: str, blob: str) -> None:
         dst = self._parent(rel)
@@ -45,12 +83,37 @@ class Sandbox:
             if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
                 raise
             shutil.copy2(blob, dst)
+        self.placed.append(dst)
 
     def prepare_output(self, rel: str) -> str:
         return self._parent(rel)
 
     def output_path(self, rel: str) -> str:
         return os.path.join(self.exec_root, rel)
+
+    def reset(self) -> None:
+        """Empty the exec root for the next action (keep the directory skeleton)."""
+        try:
+            for p in self.placed:
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+            for d in self.touched | {self.exec_root, self.tmp}:
+                with os.scandir(d) as it:
+                    for e in it:
+                        if e.is_dir(follow_symlinks=False):
+                            if e.path not in self.dirs:
+                                shutil.rmtree(e.path)
+                        else:
+                            os.unlink(e.path)
+        except OSError:
+            self._fresh()
+            return
+        self.touched = set()
+        self.placed = []
+        if len(self.dirs) > MAX_SKELETON_DIRS:
+            self._fresh()
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -13,10 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molt_build.errors import BuildFileError, UsageError
 
-BUILD_FILE = "BUILD.toml"
-OUT_DIR = "moltb-out"
-LOG_DIR = "logs/moltb"
-STATE_DIR = "moltb-out/.moltb"
+from molt_build.layout import BUILD_FILE, LOG_DIR, OUT_DIR, STATE_DIR  # noqa: F401  (re-exported)
 
 
 class WorkspaceConfig(BaseModel):

@@ -2,9 +2,10 @@
 nothing to install beyond this package's dependencies) or the system `cc` when
 `[workspace.toolchains.native] compiler = "system"`.
 
-Zig builds its runtime libraries once into a global cache; that cache lives in the
-shared moltb cache directory (outside every sandbox), so the cost is paid once per
-machine, not per action. Its location is not part of any key."""
+Zig builds its runtime libraries once into a global cache; that cache lives in one
+per-user directory outside every sandbox (see `zig_cache_dir`), so the cost is paid
+once per machine, not per action or per workspace. Its location is not part of any
+key: zig's cache never changes what zig produces."""
 from __future__ import annotations
 
 import importlib.util
@@ -29,8 +30,18 @@ def find_zig() -> str | None:
     return path if os.access(path, os.X_OK) else None
 
 
+def zig_cache_dir() -> str:
+    """One zig cache per machine (per user): zig's libc and runtime builds are paid once,
+    whatever the workspace or moltb cache. Override with MOLTB_ZIG_CACHE_DIR."""
+    env = os.environ.get("MOLTB_ZIG_CACHE_DIR")
+    if env:
+        return os.path.abspath(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "moltb", "zig")
+
+
 def zig_private_env(ctx: ToolchainContext) -> dict[str, str]:
-    base = os.path.join(ctx.cache_dir, "zig")
+    base = zig_cache_dir()
     return {"ZIG_GLOBAL_CACHE_DIR": os.path.join(base, "global"),
             "ZIG_LOCAL_CACHE_DIR": os.path.join(base, "local")}
 
