@@ -1,0 +1,76 @@
+"""Shared fixtures: a temporary workspace written from a dict, and `moltb` run as a
+real process in it (the way users and CI run it)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class TempWorkspace:
+    """A workspace in a temp dir with its own cache; `run` invokes the real CLI."""
+
+    def __init__(self, root: Path, cache: Path):
+        self.root = root
+        self.cache = cache
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / "BUILD.toml").exists():
+            (root / "BUILD.toml").write_text('[workspace]\nname = "t"\n')
+
+    def write(self, files: dict[str, str]) -> "TempWorkspace":
+        for rel, text in files.items():
+            p = self.root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text))
+        return self
+
+    def env(self, **extra) -> dict:
+        env = dict(os.environ, MOLTB_CACHE_DIR=str(self.cache))
+        env.pop("MOLTB_JOBS", None)
+        env.update(extra)
+        return env
+
+    def popen(self, *args, cwd: Path | None = None, **kw) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "molt_build", *args], cwd=cwd or self.root,
+                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+    def run(self, *args, cwd: Path | None = None, timeout: float = 600, env: dict | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "molt_build", *args], cwd=cwd or self.root,
+                              env={**self.env(), **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
+    def events(self) -> list[dict]:
+        with open(self.root / "logs/moltb/latest.jsonl") as f:
+            return [json.loads(line) for line in f]
+
+    def finished(self) -> dict:
+        ev = self.events()
+        assert ev[-1]["event"] == "build_finished", ev[-1]
+        return ev[-1]
+
+    def executed(self) -> list[dict]:
+        return [e for e in self.events() if e["event"] == "action_finished" and e["status"] == "executed"]
+
+    def out(self, rel: str, config: str = "native-dev") -> Path:
+        return self.root / "moltb-out" / config / rel
+
+
+@pytest.fixture
+def ws(tmp_path) -> TempWorkspace:
+    return TempWorkspace(tmp_path / "ws", tmp_path / "cache")
+
+
+@pytest.fixture
+def make_ws(tmp_path):
+    """Factory for several workspaces sharing one cache (name -> TempWorkspace)."""
+    def make(name: str, cache: str = "cache") -> TempWorkspace:
+        return TempWorkspace(tmp_path / name, tmp_path / cache)
+    return make
