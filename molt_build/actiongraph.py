@@ -2,7 +2,7 @@
 critical-path priority for the scheduler."""
 from __future__ import annotations
 
-from molt_build.api import Action
+from molt_build.model import Action
 from molt_build.errors import AnalysisError
 
 

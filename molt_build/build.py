@@ -1,16 +1,23 @@
 """One build invocation, end to end: load → analyze → schedule → report.
 
-The event log always ends with `build_finished`, whatever happened before it.
+When the BUILD files, plugins and tools have not moved since the last successful
+build of the same request, loading and analysis are skipped: the action graph comes
+from the snapshot, and actions whose files did not move are up to date without
+hashing (see noop.py and analysis_cache.py). The event log always ends with
+`build_finished`, whatever happened before it.
 """
 from __future__ import annotations
 
+import errno
+import json
 import os
 import sys
 from dataclasses import dataclass, field
 
-from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, MoltbError, UsageError
+from molt_build import noop
+from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, EnvironmentProblem, MoltbError, UsageError
 from molt_build.events import EventLog
-from molt_build.workspace import STATE_DIR, Workspace, load_workspace
+from molt_build.layout import STATE_DIR
 
 EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0}
 
@@ -39,7 +46,7 @@ class BuildOutcome:
     exit_code: int
     stats: object = None
     analysis: object = None
-    workspace: Workspace | None = None
+    root: str = ""
     event_log: str = ""
 
 
@@ -53,11 +60,47 @@ def default_jobs() -> int:
     return os.cpu_count() or 2
 
 
-def cwd_package(ws: Workspace, cwd: str) -> str:
-    rel = os.path.relpath(cwd, ws.root)
-    if rel == "." or rel.startswith(".."):
-        return ""
-    return rel.replace(os.sep, "/")
+def request_from_args(args: list[str]) -> BuildRequest | None:
+    """A BuildRequest straight from `moltb build` arguments, for the everyday flags
+    (the same parser that names no-op snapshots), so an incremental build does not
+    pay for importing the CLI framework. None: let the full CLI parse (and explain)."""
+    parsed = noop.parse_build_args(args)
+    if parsed is None:
+        return None
+    patterns, options, flags = parsed
+    jobs = flags.get("-j") or flags.get("--jobs")
+    if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
+        return None
+    color = flags.get("--color", "auto")
+    if color not in ("auto", "yes", "no"):
+        return None
+    return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
+                        keep_going=bool(flags.get("-k") or flags.get("--keep-going")),
+                        toolchains=options.get("--toolchain", []), profile=flags.get("--profile"),
+                        use_cache="--no-cache" not in flags, cache_dir=flags.get("--cache-dir"),
+                        quiet=bool(flags.get("-q") or flags.get("--quiet")),
+                        verbose=bool(flags.get("-v") or flags.get("--verbose")), color=color,
+                        sig_options=options)
+
+
+def cwd_package(ws, cwd: str) -> str:
+    return noop.cwd_package(ws.root, cwd)
+
+
+@dataclass
+class _Plan:
+    """What to execute: from a fresh analysis or from the snapshot."""
+
+    root: str
+    cache_dir: str
+    actions: list
+    toolchains: dict
+    top_level: list            # (label, config, output paths)
+    skipped: list              # (config, label)
+    analysis: object           # AnalysisResult or CachedAnalysis (for the next snapshot)
+    prior: dict | None = None
+    dirty: set | None = None
+    loader: object = None
 
 
 def run_build(req: BuildRequest, err=None) -> BuildOutcome:
@@ -66,33 +109,40 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     cwd = req.cwd or os.getcwd()
     if req.cache_dir:
         os.environ["MOLTB_CACHE_DIR"] = os.path.abspath(req.cache_dir)
+    cached = _cached_plan(req, cwd) if req.use_cache and not req.explain else None
+    ws = None
+    if cached is None:
+        from molt_build.workspace import load_workspace
+        try:
+            ws = load_workspace(cwd)
+        except MoltbError as e:
+            err.write(f"ERROR: {e}\n")
+            return BuildOutcome(e.exit_code)
+    root = cached.root if cached else ws.root
     try:
-        ws = load_workspace(cwd)
-    except MoltbError as e:
-        err.write(f"ERROR: {e}\n")
-        return BuildOutcome(e.exit_code)
-    try:
-        events = EventLog(ws.root)
+        events = EventLog(root)
     except OSError as e:
-        err.write(f"ERROR: cannot write the event log under {ws.root}: {e.strerror}\n")
-        return BuildOutcome(36, workspace=ws)
+        err.write(f"ERROR: cannot write the event log under {root}: {e.strerror}\n")
+        return BuildOutcome(36, root=root)
     events.emit("build_started", command="build", patterns=req.patterns, cwd=cwd,
-                toolchains=req.toolchains, profile=req.profile)
-    outcome = BuildOutcome(EXIT_OK, workspace=ws, event_log=events.path)
+                toolchains=req.toolchains, profile=req.profile, cached_analysis=cached is not None)
+    outcome = BuildOutcome(EXIT_OK, root=root, event_log=events.path)
     if req.verbose:
         err.write(f"INFO: event log: {events.path}\n")
     try:
-        outcome = _build(ws, req, events, cwd, err, outcome)
+        plan = cached or _analyze(ws, req, cwd)
+        outcome.analysis = plan.analysis
+        for label, config, _ in plan.top_level:
+            events.emit("target_configured", label=label, config=config)
+        _execute(plan, req, events, cwd, err, outcome)
     except MoltbError as e:
         err.write(f"ERROR: {e}\n")
         outcome.exit_code = e.exit_code
     except OSError as e:
-        import errno
-        if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            err.write(f"ERROR: local environment problem: {e}\n")
-            outcome.exit_code = 36
-        else:
+        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
             raise
+        err.write(f"ERROR: local environment problem: {e}\n")
+        outcome.exit_code = 36
     finally:
         s = outcome.stats
         actions = {"total": s.total, "executed": s.executed, "cached": s.cached, "failed": s.failed} \
@@ -102,23 +152,36 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     return outcome
 
 
-def _build(ws: Workspace, req: BuildRequest, events: EventLog, cwd: str, err, outcome: BuildOutcome):
-    from molt_build.action_cache import ActionCache
-    from molt_build.actiongraph import ActionGraph
+def _signature(req: BuildRequest, root: str, cwd: str) -> str:
+    return noop.request_signature(req.patterns, req.sig_options, noop.cwd_package(root, cwd))
+
+
+def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
+    root = noop.find_root(cwd)
+    if root is None:
+        return None
+    sig = _signature(req, root, cwd)
+    snap = noop.load(root, sig)
+    if snap is None or not noop.analysis_valid(snap, root):
+        return None
+    from molt_build import analysis_cache
+    data = noop.load_graph(root, sig)
+    cached = analysis_cache.decode(data) if data else None
+    if cached is None:
+        return None
+    return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
+                 cached.skipped, cached, prior=cached.prior, dirty=noop.changed_files(snap, root))
+
+
+def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     from molt_build.analysis import analyze
-    from molt_build.cas import CAS
-    from molt_build.digests import DigestCache
-    from molt_build.executor import LocalExecutor
+    from molt_build.api import DefaultInfo
     from molt_build.loading import Loader
-    from molt_build.progress import Progress
     from molt_build.registry import build_registry
-    from molt_build.sandbox import clean_stale
-    from molt_build.scheduler import Scheduler
 
     registry = build_registry(ws.root, ws.config.plugin_dirs)
     loader = Loader(ws, registry)
-    cwd_pkg = cwd_package(ws, cwd)
-    labels = loader.expand(req.patterns, cwd_pkg)
+    labels = loader.expand(req.patterns, noop.cwd_package(ws.root, cwd))
     explicit = {l for p, l in zip(req.patterns, labels) if ":" in p and not p.endswith((":all", ":*", "..."))}
     targets, order = loader.closure(labels)
     toolchain_names = list(dict.fromkeys(req.toolchains)) or [ws.config.default_toolchain]
@@ -126,47 +189,63 @@ def _build(ws: Workspace, req: BuildRequest, events: EventLog, cwd: str, err, ou
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
     result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile)
-    outcome.analysis = result
-    for ct in result.top_level:
-        events.emit("target_configured", label=str(ct.label), config=ct.config)
+    top = [(str(ct.label), ct.config, [f.path for f in ct.providers[DefaultInfo].files if not f.is_source])
+           for ct in result.top_level]
+    return _Plan(ws.root, ws.cache_dir, result.actions, result.toolchains, top,
+                 [(c, str(l)) for c, l in result.skipped], result, loader=loader)
 
-    cache_dir = ws.cache_dir
+
+def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, outcome: BuildOutcome) -> None:
+    from molt_build.action_cache import ActionCache
+    from molt_build.actiongraph import ActionGraph
+    from molt_build.cas import CAS
+    from molt_build.digests import DigestCache
+    from molt_build.executor import LocalExecutor
+    from molt_build.progress import Progress
+    from molt_build.sandbox import clean_stale
+    from molt_build.scheduler import Scheduler
+
+    trace = None
+    if req.profile_out:
+        from molt_build.trace import Trace
+        trace = Trace()
+        trace.phase("execution")
     try:
-        cache = ActionCache(cache_dir)
-        cas = CAS(cache_dir)
+        cache = ActionCache(plan.cache_dir)
+        cas = CAS(plan.cache_dir)
     except OSError as e:
-        from molt_build.errors import EnvironmentProblem
-        raise EnvironmentProblem(f"cannot use the cache directory {cache_dir}: {e.strerror}") from None
-    graph = ActionGraph(result.actions, cache.last_durations() if len(result.actions) > 1 else None)
-    sandbox_base = os.path.join(cache_dir, "sandbox")
+        raise EnvironmentProblem(f"cannot use the cache directory {plan.cache_dir}: {e.strerror}") from None
+    weights = cache.last_durations() if plan.prior is None and len(plan.actions) > 1 else None
+    graph = ActionGraph(plan.actions, weights)
+    sandbox_base = os.path.join(plan.cache_dir, "sandbox")
     clean_stale(sandbox_base)
-    digests = DigestCache(os.path.join(ws.root, STATE_DIR, "digests.marshal"))
+    digests = DigestCache(os.path.join(plan.root, STATE_DIR, "digests.marshal"))
     progress = Progress(len(graph.nodes), quiet=req.quiet, color=req.color, stream=err)
     explain = None
     if req.explain:
         from molt_build.explain import Explainer
         explain = Explainer(cache, progress).on_miss
-    sched = Scheduler(ws.root, graph, result.toolchains, cache, cas, digests,
+    sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,
                       LocalExecutor(sandbox_base, cas), events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
-                      explain=explain)
+                      explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty)
     try:
         stats = sched.run()
     finally:
         progress.finish()
         digests.save()
         cache.close()
+        if trace:
+            trace.write(req.profile_out)
     outcome.stats = stats
     ok = stats.failed == 0
     outcome.exit_code = EXIT_OK if ok else EXIT_BUILD_FAILED
     if not req.quiet:
-        if ok and len(result.top_level) <= 10:
-            for ct in result.top_level:
-                from molt_build.api import DefaultInfo
-                files = ct.providers[DefaultInfo].files
-                shown = " ".join(f.path for f in files if not f.is_source)
-                err.write(f"Target {ct.label} ({ct.config}) up-to-date{': ' + shown if shown else ''}\n")
-        for config, label in result.skipped:
+        if ok and len(plan.top_level) <= 10:
+            for label, config, paths in plan.top_level:
+                shown = " ".join(paths)
+                err.write(f"Target {label} ({config}) up-to-date{': ' + shown if shown else ''}\n")
+        for config, label in plan.skipped:
             err.write(f"INFO: skipped {label} ({config}): not compatible with this toolchain\n")
         err.write(f"INFO: {stats.total} actions: {stats.executed} executed, {stats.cached} cached, "
                   f"{stats.failed} failed\n")
@@ -177,31 +256,39 @@ def _build(ws: Workspace, req: BuildRequest, events: EventLog, cwd: str, err, ou
                   f"FAILED: Build did NOT complete successfully ({stats.failed} failed, "
                   f"{stats.skipped} not run)\n")
     if ok and req.use_cache:
-        _snapshot(ws, req, loader, result, graph, sched, cwd_pkg)
-    return outcome
+        _snapshot(plan, req, cwd, graph, sched)
 
 
-def _snapshot(ws, req, loader, result, graph, sched, cwd_pkg) -> None:
-    """Record what this build depended on for the no-op fast path."""
-    from molt_build import noop
-    sources = list(loader.build_files)
-    outputs = []
-    lines = []
-    import json
+def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
+    """Record what this build depended on, for the next one (see noop.py)."""
+    from molt_build import analysis_cache
+    snap = noop.load(plan.root, _signature(req, plan.root, cwd)) if plan.loader is None else None
+    if plan.loader is not None:
+        build_files = list(plan.loader.build_files)
+        dirs = plan.loader.dir_mtimes
+        abs_files = [p for t in plan.toolchains.values() for p in t.tool_files]
+        abs_files += [m.__file__ for name, m in list(sys.modules.items())
+                      if (name.startswith("molt_build") or name.startswith("moltb_plugin_"))
+                      and getattr(m, "__file__", None)]
+    elif snap is not None:   # carried forward from the snapshot this build started from
+        build_files = [p for p, _ in snap["analysis"] if not os.path.isabs(p)]
+        abs_files = [p for p, _ in snap["analysis"] if os.path.isabs(p)]
+        dirs = dict(snap["dirs"])
+    else:
+        return
+    sources, outputs = [], []
     for n in graph.nodes:
-        a = n.action
-        sources.extend(f.path for f in a.inputs if f.is_source)
-        outputs.extend(o.path for o in a.outputs)
-    for rec in sched.finished_events:
-        lines.append(json.dumps(rec, separators=(",", ":"))[1:])
-    abs_files = [t.tool_files for t in result.toolchains.values()]
-    abs_files = [p for group in abs_files for p in group]
-    abs_files += [m.__file__ for name, m in list(sys.modules.items())
-                  if (name.startswith("molt_build") or name.startswith("moltb_plugin_"))
-                  and getattr(m, "__file__", None)]
-    targets = [(str(ct.label), ct.config) for ct in result.top_level]
-    sig = noop.request_signature(req.patterns, req.sig_options, cwd_pkg)
+        sources.extend(f.path for f in n.action.inputs if f.is_source)
+        outputs.extend(o.path for o in n.action.outputs)
+    lines = sched.finished_events
+    known = None
+    if snap is not None and plan.dirty is not None:   # files this build did not touch keep their stat
+        moved = plan.dirty | sched.dirty | sched.materialized
+        known = {rel: ident for rel, ident in snap["files"] if rel not in moved}
     try:
-        noop.write_snapshot(ws.root, sig, sources, outputs, loader.dir_mtimes, abs_files, targets, lines)
+        noop.save(plan.root, _signature(req, plan.root, cwd), cache_dir=plan.cache_dir,
+                  build_files=build_files, abs_files=abs_files, dirs=dirs, sources=sources,
+                  outputs=outputs, targets=[(l, c) for l, c, _ in plan.top_level], lines=lines,
+                  graph=analysis_cache.encode(plan.analysis, sched.results), known=known)
     except OSError:
         pass

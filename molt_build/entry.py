@@ -1,5 +1,7 @@
-"""The `moltb` console entry point. A `moltb build` that has nothing to do is answered
-here, before the CLI framework and the build engine are imported."""
+"""The `moltb` console entry point. `moltb build` with everyday flags is answered
+here: a no-op from the snapshot alone, anything else by the engine directly. The CLI
+framework (and its imports) is loaded only for other commands, `--help`, and flags
+the quick parser does not know (it then parses and reports them)."""
 from __future__ import annotations
 
 import sys
@@ -8,11 +10,15 @@ import sys
 def main() -> None:
     args = sys.argv[1:]
     try:
-        if args[:1] == ["build"]:
+        if args[:1] == ["build"] and "--help" not in args and "-h" not in args:
             from molt_build.noop import try_fast_build
             rc = try_fast_build(args[1:])
             if rc is not None:
                 sys.exit(rc)
+            from molt_build.build import request_from_args, run_build
+            req = request_from_args(args[1:])
+            if req is not None:
+                sys.exit(run_build(req).exit_code)
         from molt_build.cli import run
         run()
     except KeyboardInterrupt:

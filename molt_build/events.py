@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timezone
 
 from molt_build.layout import LOG_DIR
 
 
+_last_ts: tuple[int, str] = (-1, "")
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC ISO 8601 with milliseconds; formatted once per millisecond (hot path)."""
+    global _last_ts
+    ms = time.time_ns() // 1_000_000
+    if ms != _last_ts[0]:
+        text = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+        _last_ts = (ms, text.replace("+00:00", "Z"))
+    return _last_ts[1]
 
 
 class EventLog:
@@ -33,6 +43,11 @@ class EventLog:
         if self._closed:
             return
         self._f.write(json.dumps({"event": event, "ts": utc_now(), **fields}, separators=(",", ":")) + "\n")
+
+    def emit_raw(self, event: str, tail: str) -> None:
+        """An event whose fields are already JSON: `tail` is '"k":v,...}' ."""
+        if not self._closed:
+            self._f.write('{"event":"' + event + '","ts":"' + utc_now() + '",' + tail + "\n")
 
     def write_raw(self, lines: list[str]) -> None:
         self._f.write("".join(lines))

@@ -98,7 +98,12 @@ def parse_pattern(text: str, cwd_pkg: str = "") -> Pattern:
         absolute = f"//{cwd_pkg}/{text}" if cwd_pkg else f"//{text}"
     body = absolute[2:]
     if body == "..." or body.endswith("/...") or body.endswith("/...:all") or body == "...:all":
-        pkg = body.split(":", 1)[0][:-3].rstrip("/")
+        # Drop exactly the '/...' suffix: stripping every trailing '/' would let
+        # '//a//...' or '///...' through as if they were '//a/...' and '//...'.
+        head = body.split(":", 1)[0]
+        pkg = "" if head == "..." else head[:-4]
+        if head != "..." and not pkg:
+            raise LabelError(f"invalid target pattern '{text}': empty package path")
         return Pattern(_check_pkg(pkg, text), None, True)
     if ":" in body:
         pkg, name = body.split(":", 1)

@@ -9,6 +9,7 @@ kills every running process group and ends with exit 8.
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import queue
 import shlex
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from molt_build.action_cache import ActionCache, ActionResult
 from molt_build.actiongraph import ActionGraph, Node
-from molt_build.api import ToolchainInfo
+from molt_build.model import ToolchainInfo
 from molt_build.cas import CAS
 from molt_build.digests import DigestCache
 from molt_build.errors import Interrupted
@@ -50,13 +51,15 @@ class _Ready:
     key: str = ""
     components: str = ""
     spawn: Spawn | None = None
+    started: float = 0.0
 
 
 class Scheduler:
     def __init__(self, root: str, graph: ActionGraph, toolchains: dict[str, ToolchainInfo],
                  cache: ActionCache, cas: CAS, digests: DigestCache, executor: LocalExecutor,
                  events: EventLog, progress: Progress, jobs: int, keep_going: bool = False,
-                 use_cache: bool = True, timeout: float | None = None, explain=None):
+                 use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
+                 prior: dict | None = None, dirty: set[str] | None = None):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -71,6 +74,12 @@ class Scheduler:
         self.use_cache = use_cache
         self.timeout = timeout
         self.explain = explain
+        self.trace = trace
+        # Incremental mode: each action's last key and outputs, and the files whose stat
+        # moved since then. Outputs that came out different this time join `dirty`.
+        self.prior = prior
+        self.dirty = dirty if dirty is not None else set()
+        self.results: dict[str, tuple[str, list]] = {}   # identity -> (key, outputs), for the snapshot
         self.stats = BuildStats(total=len(graph.nodes))
         # path -> (digest, executable) for every generated file known so far
         self.generated: dict[str, tuple[str, bool]] = {}
@@ -79,7 +88,9 @@ class Scheduler:
         self._failed: set[int] = set()
         self._stop = False
         self._last_flush = time.monotonic()
-        self.finished_events: list[dict] = []   # every successful action, for the no-op snapshot
+        self.finished_events: list[str] = []    # every successful action, for the no-op snapshot
+        self.materialized: set[str] = set()     # outputs (re)written in the workspace by this build
+        self._mnemonics: dict[str, str] = {}
 
     # ---------------------------------------------------------------- run loop
     def run(self) -> BuildStats:
@@ -98,6 +109,7 @@ class Scheduler:
                     if ready is None:
                         continue  # finished from cache or failed while preparing
                     running += 1
+                    ready.started = time.monotonic()
                     fut = pool.submit(self.executor.execute, ready.spawn)
                     fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
                     self.events.emit("action_started", label=str(node.action.owner),
@@ -143,8 +155,39 @@ class Scheduler:
             self._last_flush = now
 
     # ------------------------------------------------------------- preparation
+    def _up_to_date(self, node: Node) -> bool:
+        """Nothing the action read or wrote moved since its last successful run."""
+        prev = self.prior.get(node.identity)
+        if prev is None:
+            return False
+        dirty = self.dirty
+        a = node.action
+        if any(f.path in dirty for f in a.inputs) or any(o.path in dirty for o in a.outputs):
+            return False
+        key, outputs = prev
+        for path, digest, _size, exe in outputs:
+            self.generated[path] = (digest, exe)
+        self.stats.cached += 1
+        self.results[node.identity] = prev
+        self._record_success(node, key, "cached", 0.0)
+        self.progress.advance(None)
+        self._complete(node)
+        return True
+
+    def _note_outputs(self, node: Node, key: str, outputs: list) -> None:
+        """Remember the result; outputs that differ from last time make dependents look."""
+        if self.prior is not None:
+            prev = self.prior.get(node.identity)
+            old = {p: d for p, d, _s, _x in prev[1]} if prev else {}
+            for path, digest, _size, _exe in outputs:
+                if old.get(path) != digest:
+                    self.dirty.add(path)
+        self.results[node.identity] = (key, [list(o) for o in outputs])
+
     def _prepare(self, node: Node) -> _Ready | None:
         """Compute the key; finish from the cache when possible, else build the spawn."""
+        if self.prior is not None and self.use_cache and self._up_to_date(node):
+            return None
         a = node.action
         tc = self.toolchains.get(a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
         inputs: list[tuple[str, str]] = []
@@ -191,6 +234,7 @@ class Scheduler:
                                 f"corrupt (blob {c.digest}); running the action again")
             return False
         self.stats.cached += 1
+        self._note_outputs(node, key, hit.outputs)
         self._record_success(node, key, "cached", 0.0)
         self.progress.advance(None)
         self._complete(node)
@@ -208,12 +252,16 @@ class Scheduler:
         if verify and not self.cas.verify(digest, exe):
             raise _Corrupt(digest)
         self.cas.materialize(digest, exe, dest)
+        self.materialized.add(path)
         self.digests.record(path, os.stat(dest), digest)
         self.generated[path] = (digest, exe)
 
     # ---------------------------------------------------------------- results
     def _finish_executed(self, node: Node, ready: _Ready, res: SpawnResult) -> None:
         a = node.action
+        if self.trace is not None and not res.cancelled:
+            self.trace.action(str(a.owner), a.mnemonic, ready.started, time.monotonic(),
+                              "executed" if res.ok else "failed")
         if not res.ok:
             if res.cancelled:
                 return
@@ -235,6 +283,7 @@ class Scheduler:
         self.cache.put(ready.key, result)
         self.cache.remember(node.identity, ready.key, ready.components, res.duration)
         self.stats.executed += 1
+        self._note_outputs(node, ready.key, res.outputs)
         self._record_success(node, ready.key, "executed", round(res.duration, 4))
         self.progress.advance(a.progress)
         if res.stderr.strip() and not self.progress.quiet:
@@ -242,11 +291,15 @@ class Scheduler:
         self._complete(node)
 
     def _record_success(self, node: Node, key: str, status: str, duration: float) -> None:
-        rec = {"label": str(node.action.owner), "mnemonic": node.action.mnemonic, "key": key}
-        self.events.emit("action_finished", **rec, status=status, duration=duration)
-        rec["status"] = "cached"
-        rec["duration"] = 0.0
-        self.finished_events.append(rec)
+        # Labels and keys need no JSON escaping (their syntax excludes quotes and
+        # backslashes); the mnemonic is encoded once per distinct value.
+        a = node.action
+        mn = self._mnemonics.get(a.mnemonic)
+        if mn is None:
+            mn = self._mnemonics[a.mnemonic] = json.dumps(a.mnemonic)
+        head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
+        self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
+        self.finished_events.append(head + '"cached","duration":0.0}')
 
     def _store_text(self, data: bytes) -> str:
         if not data:

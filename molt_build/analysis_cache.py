@@ -1,0 +1,69 @@
+"""The analysed action graph as plain data, so a build whose BUILD files, plugins and
+tools have not moved skips loading and analysis (like Bazel's in-memory analysis
+cache, but kept on disk beside the outputs). Also carries each action's last key and
+output digests: an action none of whose inputs or outputs changed is up to date
+without recomputing its key (Ninja's stat check, with content-based early cutoff
+still deciding for everything downstream of a change)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from molt_build.model import Action, DefaultInfo, File, ToolchainInfo
+from molt_build.labels import Label
+
+FORMAT = 1
+
+
+@dataclass
+class CachedAnalysis:
+    actions: list[Action]
+    top_level: list[tuple[str, str, list[str]]]        # (label, config, default output paths)
+    skipped: list[tuple[str, str]]                     # (config, label)
+    toolchains: dict[str, ToolchainInfo]
+    prior: dict[str, tuple[str, list]]                 # identity -> (key, outputs)
+
+
+def _label(text: str) -> Label:
+    pkg, name = text[2:].split(":", 1)
+    return Label(pkg, name)
+
+
+def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
+    """`result` is an AnalysisResult (or a CachedAnalysis being carried forward)."""
+    if isinstance(result, CachedAnalysis):
+        actions, top, skipped, toolchains = result.actions, result.top_level, result.skipped, result.toolchains
+    else:
+        actions = result.actions
+        top = [(str(ct.label), ct.config, [f.path for f in ct.providers[DefaultInfo].files if not f.is_source])
+               for ct in result.top_level]
+        skipped = [(c, str(l)) for c, l in result.skipped]
+        toolchains = result.toolchains
+    enc_actions = [(str(a.owner), a.mnemonic, a.argv, tuple((f.path, f.is_source) for f in a.inputs),
+                    tuple(o.path for o in a.outputs), a.env, a.progress, a.timeout, a.uses_toolchain, a.config)
+                   for a in actions]
+    enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner)
+              for n, t in toolchains.items()}
+    return {"format": FORMAT, "actions": enc_actions, "top": top, "skipped": skipped, "toolchains": enc_tc,
+            "prior": prior}
+
+
+def decode(data: dict) -> CachedAnalysis | None:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    files: dict[tuple[str, bool], File] = {}
+    actions = []
+    for owner, mnemonic, argv, inputs, outputs, env, progress, timeout, uses_tc, config in data["actions"]:
+        label = _label(owner)
+        ins = []
+        for key in inputs:
+            f = files.get(key)
+            if f is None:
+                f = files[key] = File(key[0], key[1])
+            ins.append(f)
+        outs = tuple(File(p, False, label) for p in outputs)
+        actions.append(Action(label, mnemonic, argv, tuple(ins), outs, env, progress, timeout, uses_tc, config))
+    toolchains = {n: ToolchainInfo(name=n, fingerprint=fp, env=env, private_env=penv, tool_files=tuple(tf),
+                                   tool_dirs=tuple(td), version=ver, runner=runner)
+                  for n, (fp, env, penv, tf, td, ver, runner) in data["toolchains"].items()}
+    return CachedAnalysis(actions, [tuple(t) for t in data["top"]], [tuple(s) for s in data["skipped"]],
+                          toolchains, data["prior"])
