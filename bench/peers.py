@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""moltb beside ninja on the shared synthetic workloads, in one run on this machine.
+
+Workloads (from gen_peers.py): 10,000 independent copy actions (pure scheduler
+overhead) and a 2,051-action C build (50 packages x 40 sources, archives, one link).
+For each: full build -j2, no-op (median of 5 after a warm-up), one-file edit, a fresh
+copy of the workspace with the warm cache (moltb), and moltb's peak RSS.
+moltb runs twice on C: with its default zig cc, and configured to use the system cc
+that ninja uses (`[workspace.toolchains.native] compiler = "system"`).
+
+  bench/peers.py [--gen PATH/gen_peers.py] [--only copy|c] [--copy-n N] [--record]
+
+--record appends the table, with commit, machine and date, to docs/benchmarks/peers.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_GEN = REPO.parent / "shared" / "bench" / "gen_peers.py"
+
+
+def moltb_cmd() -> list[str]:
+    """The installed console script, called directly (not through a version-manager shim)."""
+    exe = Path(sys.executable).parent / "moltb"
+    return [str(exe)] if exe.exists() else [shutil.which("moltb") or "moltb"]
+
+
+def timed(cmd, cwd, env) -> tuple[float, int]:
+    """(wall seconds, peak RSS KiB of the process tree's largest process)."""
+    t = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t
+    if r.returncode:
+        raise RuntimeError(f"{cmd} in {cwd} failed ({r.returncode}): {r.stderr[-800:]}")
+    rss = int(r.stderr.strip().splitlines()[-1])
+    return wall, rss
+
+
+def measure(tool: str, cmd: list[str], ws: Path, env: dict, kind: str, fresh_root: Path | None) -> dict:
+    row = {}
+    row["full"], row["rss_kb"] = timed(cmd, ws, env)
+    timed(cmd, ws, env)
+    noops = [timed(cmd, ws, env)[0] for _ in range(5)]
+    row["noop"] = statistics.median(noops)
+    edit = ws / ("in/f00000.txt" if kind == "copy" else "pkg000/s000.c")
+    time.sleep(0.2)
+    edit.write_text(edit.read_text() + ("x\n" if kind == "copy" else "int edited_fn(void) { return 1; }\n"))
+    row["edit"] = timed(cmd, ws, env)[0]
+    if fresh_root is not None:
+        fresh = fresh_root / f"{ws.name}_fresh"
+        shutil.copytree(ws, fresh, ignore=shutil.ignore_patterns("moltb-out", "logs", "cache"))
+        row["fresh_warm"] = timed(cmd, fresh, env)[0]
+    return row
+
+
+def generate(gen: Path, ws: Path, kind: str, n: int) -> None:
+    args = [sys.executable, str(gen), str(ws), "--kind", kind] + (["-N", str(n)] if kind == "copy" else [])
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    if kind == "copy":
+        (ws / "out").mkdir(exist_ok=True)
+
+
+def run(kind: str, args, root: Path) -> dict[str, dict]:
+    rows = {}
+    variants = [("ninja", None), ("moltb", None)]
+    if kind == "c":
+        variants.append(("moltb (system cc)", "system"))
+    for tool, compiler in variants:
+        ws = root / f"{kind}_{tool.split()[0]}{'_sys' if compiler else ''}"
+        generate(args.gen, ws, kind, args.copy_n)
+        env = dict(os.environ, MOLTB_CACHE_DIR=str(root / f"cache_{ws.name}"))
+        if tool == "ninja":
+            cmd = ["ninja", "-j2"]
+        else:
+            if compiler:
+                with open(ws / "BUILD.toml", "a") as f:
+                    f.write(f'\n[workspace.toolchains.native]\ncompiler = "{compiler}"\n')
+            cmd = [*moltb_cmd(), "build", "//...", "-j2", "-q"]
+        rows[tool] = measure(tool, cmd, ws, env, kind, root if tool != "ninja" else None)
+        print(f"  {kind} {tool}: {rows[tool]}", file=sys.stderr)
+    return rows
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.node()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def table(result: dict) -> str:
+    out = ["| workload | tool | full -j2 s | no-op s | one edit s | fresh copy, warm cache s | peak RSS MiB |",
+           "|---|---|---|---|---|---|---|"]
+    for kind, rows in result.items():
+        for tool, r in rows.items():
+            fw = f"{r['fresh_warm']:.2f}" if "fresh_warm" in r else "-"
+            out.append(f"| {kind} | {tool} | {r['full']:.2f} | {r['noop']:.3f} | {r['edit']:.2f} | {fw} | "
+                       f"{r['rss_kb'] / 1024:.0f} |")
+    for kind, rows in result.items():
+        n = rows["ninja"]
+        for tool, m in rows.items():
+            if tool != "ninja":
+                out.append(f"\n{kind}, {tool} / ninja: full {m['full'] / n['full']:.2f}x, "
+                           f"no-op {m['noop'] / n['noop']:.2f}x, one edit {m['edit'] / n['edit']:.2f}x")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gen", type=Path, default=DEFAULT_GEN)
+    ap.add_argument("--copy-n", type=int, default=10000)
+    ap.add_argument("--only", choices=["copy", "c"])
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    if not args.gen.exists():
+        sys.exit(f"gen_peers.py not found at {args.gen} (pass --gen)")
+    root = Path(tempfile.mkdtemp(prefix="moltb-peers."))
+    try:
+        result = {k: run(k, args, root) for k in ([args.only] if args.only else ["copy", "c"])}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    text = table(result)
+    print(text)
+    if args.record:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip()
+        dirty = " (+ uncommitted changes)" if subprocess.run(["git", "status", "--porcelain", "--", "molt_build",
+                                                              "rules", "toolchains"], cwd=REPO, capture_output=True,
+                                                             text=True).stdout.strip() else ""
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        out = REPO / "docs" / "benchmarks" / "peers.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        new = not out.exists()
+        with open(out, "a") as f:
+            if new:
+                f.write("# moltb beside ninja (bench/peers.py)\n\nEach run is appended; nothing is overwritten.\n")
+            f.write(f"\n## {stamp}, commit {commit}{dirty}\n\nMachine: {machine()}\n\n{text}\n")
+        print(f"recorded in {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
