@@ -168,12 +168,13 @@ class RuleContext:
     def deps(self, attr: str = "deps") -> tuple[Dep, ...]:
         return self._deps.get(attr, ())
 
-    def declare_output(self, relpath: str) -> File:
-        """Declare an output file under this target's package output directory."""
+    def declare_output(self, relpath: str, field: str | None = None) -> File:
+        """Declare an output file under this target's package output directory
+        (`field` names the attribute it came from, for error messages)."""
         norm = posixpath.normpath(relpath)
         if os.path.isabs(relpath) or norm.startswith("..") or norm in (".", ""):
             raise AnalysisError(f"output path '{relpath}' escapes the output directory",
-                                target=str(self.label))
+                                target=str(self.label), field=field)
         path = posixpath.join(self.out_dir, norm)
         if path in self.declared:
             return self.declared[path]

@@ -138,6 +138,9 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     except MoltbError as e:
         err.write(f"ERROR: {e}\n")
         outcome.exit_code = e.exit_code
+    except KeyboardInterrupt:
+        err.write("\nERROR: interrupted\n")
+        outcome.exit_code = 8
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
             raise
@@ -240,15 +243,16 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     outcome.stats = stats
     ok = stats.failed == 0
     outcome.exit_code = EXIT_OK if ok else EXIT_BUILD_FAILED
-    if not req.quiet:
+    if not req.quiet:   # -q keeps errors and the summary line
         if ok and len(plan.top_level) <= 10:
             for label, config, paths in plan.top_level:
                 shown = " ".join(paths)
                 err.write(f"Target {label} ({config}) up-to-date{': ' + shown if shown else ''}\n")
         for config, label in plan.skipped:
             err.write(f"INFO: skipped {label} ({config}): not compatible with this toolchain\n")
-        err.write(f"INFO: {stats.total} actions: {stats.executed} executed, {stats.cached} cached, "
-                  f"{stats.failed} failed\n")
+    err.write(f"INFO: {stats.total} actions: {stats.executed} executed, {stats.cached} cached, "
+              f"{stats.failed} failed\n")
+    if not req.quiet:
         if stats.corrupt:
             err.write(f"WARNING: {stats.corrupt} corrupt cache entr{'y' if stats.corrupt == 1 else 'ies'} "
                       f"found and rebuilt\n")

@@ -10,6 +10,7 @@ import errno
 import os
 import shutil
 import stat
+import tempfile
 
 from molt_build.digests import hash_file
 
@@ -36,6 +37,12 @@ class CAS:
             os.makedirs(d, exist_ok=True)
             self._made.add(d)
 
+    def _tmpname(self, digest: str) -> str:
+        """A temporary name no other thread or process uses (several may store one blob)."""
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=digest[:16] + ".")
+        os.close(fd)
+        return tmp
+
     def put_file(self, src: str, digest: str, executable: bool, move: bool = True) -> str:
         """Store `src` (whose digest is known) under its digest; `move` consumes src."""
         dst = self.path(digest, executable)
@@ -53,7 +60,7 @@ class CAS:
             except OSError as e:
                 if e.errno != errno.EXDEV:
                     raise
-        tmp = os.path.join(self.tmp, f"{digest}.{os.getpid()}.{id(src)}")
+        tmp = self._tmpname(digest)
         shutil.copyfile(src, tmp)
         os.chmod(tmp, mode)
         os.replace(tmp, dst)
@@ -66,7 +73,7 @@ class CAS:
         if os.path.exists(dst):
             return dst
         self._dir_for(dst)
-        tmp = os.path.join(self.tmp, f"{digest}.{os.getpid()}.b")
+        tmp = self._tmpname(digest)
         with open(tmp, "wb") as f:
             f.write(data)
         os.chmod(tmp, READ_ONLY)

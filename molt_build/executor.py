@@ -39,6 +39,7 @@ class SpawnResult:
     timed_out: bool = False
     cancelled: bool = False
     error: str = ""
+    modified: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +101,8 @@ class LocalExecutor:
             return SpawnResult(127, error=f"cannot start {spawn.argv[0]!r}: {e.strerror}")
         with self._lock:
             self._procs.add(proc)
+            if self.cancelled:          # Ctrl-C landed between the spawn and the line above
+                _kill_group(proc)
         try:
             try:
                 code = proc.wait(timeout=spawn.timeout)
@@ -113,6 +116,12 @@ class LocalExecutor:
         duration = time.monotonic() - start
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
                           duration=duration, timed_out=timed_out, cancelled=self.cancelled)
+        touched = sb.modified_inputs()
+        if touched:
+            res.error = ("the action modified its input(s) " + ", ".join(touched) +
+                         " (inputs are shared with the workspace and the cache: write new files instead)")
+            res.modified = touched
+            return res
         if res.exit_code != 0 or timed_out or self.cancelled:
             return res
         for rel in spawn.outputs:

@@ -242,10 +242,10 @@ def try_fast_build(args: list[str]) -> int | None:
              actions={"total": total, "executed": 0, "cached": total, "failed": 0},
              tests={"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0})
     log.close()
+    out = sys.stderr
+    if flags.get("-v") or flags.get("--verbose"):
+        out.write(f"INFO: event log: {log.path}\n")
+    out.write(f"INFO: {total} actions: 0 executed, {total} cached, 0 failed\n")
     if not flags.get("-q") and not flags.get("--quiet"):
-        out = sys.stderr
-        if flags.get("-v") or flags.get("--verbose"):
-            out.write(f"INFO: event log: {log.path}\n")
-        out.write(f"INFO: {total} actions: 0 executed, {total} cached, 0 failed\n"
-                  "INFO: Build completed successfully (nothing to do)\n")
+        out.write("INFO: Build completed successfully (nothing to do)\n")
     return 0

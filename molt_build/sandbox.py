@@ -8,9 +8,10 @@ is simply not there.
 Directory creation and removal are the dominant cost of a small action on a
 journaling file system (about 0.1 ms and 0.2 ms each here), so each worker keeps
 one sandbox and reuses its directory skeleton between actions, like Bazel's
---reuse_sandbox_directories: after an action every file in the directories it
-touched is removed (inputs, leftovers, undeclared outputs), and a skeleton that has
-grown large is dropped and rebuilt.
+--reuse_sandbox_directories: after an action every file in the skeleton is removed
+(inputs, leftovers, undeclared outputs) and every directory the action made itself;
+a skeleton that has grown past MAX_SKELETON_DIRS is dropped and rebuilt, which bounds
+the per-action scan.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import os
 import shutil
 import threading
 
-MAX_SKELETON_DIRS = 256
+MAX_SKELETON_DIRS = 32
 _slots = threading.local()
 _slot_seq = iter(range(1 << 30))
 _slot_lock = threading.Lock()
@@ -43,8 +44,8 @@ class Sandbox:
         os.makedirs(self.exec_root)
         os.mkdir(self.tmp)
         self.dirs: set[str] = {self.exec_root}
-        self.touched: set[str] = set()
         self.placed: list[str] = []
+        self.input_stats: list[tuple[str, str, int, int]] = []
 
     @classmethod
     def for_thread(cls, base: str) -> "Sandbox":
@@ -62,7 +63,6 @@ class Sandbox:
             while p not in self.dirs and len(p) > len(self.exec_root):
                 self.dirs.add(p)
                 p = os.path.dirname(p)
-        self.touched.add(d)
         return dst
 
     def link_source(self, rel: str, abspath: str) -> None:
@@ -73,7 +73,7 @@ class Sandbox:
             os.link(abspath, dst)
         except OSError:
             os.symlink(abspath, dst)
-        self.placed.append(dst)
+        self._placed(rel, dst)
 
     def link_blob(self, rel: str, blob: str) -> None:
         dst = self._parent(rel)
@@ -83,7 +83,25 @@ class Sandbox:
             if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
                 raise
             shutil.copy2(blob, dst)
+        self._placed(rel, dst)
+
+    def _placed(self, rel: str, dst: str) -> None:
+        st = os.stat(dst)
         self.placed.append(dst)
+        self.input_stats.append((rel, dst, st.st_size, st.st_mtime_ns))
+
+    def modified_inputs(self) -> list[str]:
+        """Inputs whose content the action changed. Inputs are links to workspace files
+        and CAS blobs (root ignores read-only modes), so this is checked after every run."""
+        bad = []
+        for rel, dst, size, mtime in self.input_stats:
+            try:
+                st = os.stat(dst)
+            except OSError:
+                continue  # removed from the exec root: the original is intact
+            if st.st_size != size or st.st_mtime_ns != mtime:
+                bad.append(rel)
+        return bad
 
     def prepare_output(self, rel: str) -> str:
         return self._parent(rel)
@@ -99,7 +117,7 @@ class Sandbox:
                     os.unlink(p)
                 except FileNotFoundError:
                     pass
-            for d in self.touched | {self.exec_root, self.tmp}:
+            for d in self.dirs | {self.tmp}:
                 with os.scandir(d) as it:
                     for e in it:
                         if e.is_dir(follow_symlinks=False):
@@ -110,8 +128,8 @@ class Sandbox:
         except OSError:
             self._fresh()
             return
-        self.touched = set()
         self.placed = []
+        self.input_stats = []
         if len(self.dirs) > MAX_SKELETON_DIRS:
             self._fresh()
 

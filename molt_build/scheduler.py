@@ -23,7 +23,7 @@ from molt_build.action_cache import ActionCache, ActionResult
 from molt_build.actiongraph import ActionGraph, Node
 from molt_build.model import ToolchainInfo
 from molt_build.cas import CAS
-from molt_build.digests import DigestCache
+from molt_build.digests import DigestCache, hash_file
 from molt_build.errors import Interrupted
 from molt_build.events import EventLog
 from molt_build.executor import LocalExecutor, Spawn, SpawnResult
@@ -155,6 +155,17 @@ class Scheduler:
             self._last_flush = now
 
     # ------------------------------------------------------------- preparation
+    def _blob_for(self, path: str, digest: str, exe: bool) -> str:
+        """The CAS blob of a generated input; when the cache lost it (cleared, pruned)
+        but the workspace copy still has the right content, put that back."""
+        blob = self.cas.path(digest, exe)
+        if not os.path.exists(blob):
+            local = os.path.join(self.root, path)
+            if hash_file(local) != digest:
+                raise FileNotFoundError(2, "not in the cache and changed in the workspace", local)
+            self.cas.put_file(local, digest, exe, move=False)
+        return blob
+
     def _up_to_date(self, node: Node) -> bool:
         """Nothing the action read or wrote moved since its last successful run."""
         prev = self.prior.get(node.identity)
@@ -202,7 +213,7 @@ class Scheduler:
                 else:
                     d, exe = self.generated[f.path]
                     inputs.append((f.path, d))
-                    blobs.append((f.path, self.cas.path(d, exe)))
+                    blobs.append((f.path, self._blob_for(f.path, d, exe)))
         except FileNotFoundError as e:
             self._fail(node, "", f"missing input file: {os.path.relpath(e.filename, self.root)}")
             return None
@@ -267,6 +278,9 @@ class Scheduler:
                 return
             if res.timed_out:
                 why = f"timed out after {ready.spawn.timeout:g}s"
+            elif res.modified:
+                why = res.error
+                self._discard_modified(res.modified)
             elif res.error:
                 why = res.error
             elif res.exit_code != 0:
@@ -300,6 +314,20 @@ class Scheduler:
         head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
         self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
         self.finished_events.append(head + '"cached","duration":0.0}')
+
+    def _discard_modified(self, paths: list[str]) -> None:
+        """An action wrote into generated inputs: their blob (and the workspace outputs
+        linked to it) no longer hold their digest. Drop them so they are rebuilt."""
+        for path in paths:
+            known = self.generated.get(path)
+            if known is None:
+                continue
+            for p in (self.cas.path(*known), os.path.join(self.root, path)):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+            self.digests.forget(path)
 
     def _store_text(self, data: bytes) -> str:
         if not data:

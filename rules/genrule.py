@@ -46,7 +46,7 @@ def genrule(ctx: RuleContext):
     a: GenruleAttrs = ctx.attrs
     if not a.outs:
         raise AnalysisError("a genrule needs at least one output", field="outs")
-    outs = [ctx.declare_output(o) for o in a.outs]
+    outs = [ctx.declare_output(o, field="outs") for o in a.outs]
     srcs = list(ctx.files("srcs"))
     tools = list(ctx.files("tools"))
     cmd = expand_cmd(a.cmd, [s.path for s in srcs], [o.path for o in outs], ctx.out_dir, str(ctx.label))
