@@ -179,13 +179,20 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
 def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     from molt_build.analysis import analyze
     from molt_build.api import DefaultInfo
+    from molt_build.labels import Label, parse_pattern
     from molt_build.loading import Loader
     from molt_build.registry import build_registry
 
     registry = build_registry(ws.root, ws.config.plugin_dirs)
     loader = Loader(ws, registry)
-    labels = loader.expand(req.patterns, noop.cwd_package(ws.root, cwd))
-    explicit = {l for p, l in zip(req.patterns, labels) if ":" in p and not p.endswith((":all", ":*", "..."))}
+    cwd_pkg = noop.cwd_package(ws.root, cwd)
+    labels = loader.expand(req.patterns, cwd_pkg)
+    explicit = set()          # named one by one (not through a wildcard): must be buildable
+    for text in req.patterns:
+        if not text.startswith("-"):
+            pat = parse_pattern(text, cwd_pkg)
+            if pat.name is not None and not pat.recursive:
+                explicit.add(Label(pat.pkg, pat.name))
     targets, order = loader.closure(labels)
     toolchain_names = list(dict.fromkeys(req.toolchains)) or [ws.config.default_toolchain]
     profile = req.profile or ws.config.default_profile

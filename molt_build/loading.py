@@ -59,6 +59,10 @@ class Loader:
         self.build_files: list[str] = []        # BUILD.toml files read (root-relative)
         self.source_files: set[str] = set()     # source files named by loaded targets
         self._pkg_exists: dict[str, bool] = {}
+        # What failed to load (collecting mode): its own error is already recorded, so a
+        # dependent must not add a second, misleading "unknown dependency" for it.
+        self._broken_pkgs: set[str] = set()
+        self._broken_targets: set[tuple[str, str]] = set()
         cache = os.path.abspath(ws.cache_dir)
         self._skip_abs = {cache, os.path.join(ws.root, OUT_DIR), os.path.join(ws.root, "logs")}
         self._skip_abs |= {os.path.normpath(os.path.join(ws.root, d)) for d in ws.config.ignore}
@@ -118,12 +122,14 @@ class Loader:
         try:
             data = self.ws.root_data if pkg == "" else read_toml(os.path.join(self._abs(pkg), BUILD_FILE), display)
         except MoltbError as e:
+            self._broken_pkgs.add(pkg)
             self._fail(e)
             return targets
         defaults = data.get("package", {})
         if not isinstance(defaults, dict):
             self._fail(BuildFileError("[package] must be a table", file=display, target="package"))
             defaults = {}
+        self._check_defaults(defaults, display)
         if "workspace" in data and pkg != "":
             self._fail(BuildFileError("[workspace] is only allowed in the root BUILD.toml", file=display,
                                       target="workspace"))
@@ -133,10 +139,22 @@ class Loader:
             try:
                 t = self._load_target(pkg, name, table, defaults, display)
             except MoltbError as e:
+                self._broken_targets.add((pkg, name))
                 self._fail(e)
                 continue
             targets[name] = t
         return targets
+
+    def _check_defaults(self, defaults: dict, display: str) -> None:
+        """A [package] key that no rule has would be silently ignored (a typo such as
+        `visibilty` would quietly leave every target public), so it is an error."""
+        known = {f for r in self.registry.rules.values() for f in r.attrs.model_fields} - {"rule"}
+        for key in defaults:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                self._fail(BuildFileError("unknown field in [package] (no rule has it)", file=display,
+                                          target="package", field=key,
+                                          hint=f"did you mean '{close[0]}'?" if close else None))
 
     def _load_target(self, pkg: str, name: str, table, defaults: dict, display: str) -> Target:
         if not isinstance(table, dict):
@@ -161,8 +179,9 @@ class Loader:
         except ValidationError as e:
             errs = [BuildFileError(msg, file=display, target=name, field=fld)
                     for fld, msg in format_validation_error(e)]
-            if len(errs) > 1 and self.collect:
-                self.errors.extend(errs[1:])
+            if self.collect:  # report all, in the order they occur (the raised one is last)
+                self.errors.extend(errs[:-1])
+                raise errs[-1] from None
             raise errs[0] from None
         target = Target(label, rule, attrs, display)
         for attr in fields_of(rule.attrs, LABELS):
@@ -202,6 +221,11 @@ class Loader:
                 out.extend(matches)
                 continue
             path = f"{pkg}/{norm}" if pkg else norm
+            sub = self._subpackage_of(pkg, norm)
+            if sub is not None:
+                raise BuildFileError(f"source '{entry}' is inside subpackage '//{sub}'; refer to a "
+                                     f"target of that package by label instead", file=display,
+                                     target=name, field=attr)
             if not os.path.isfile(os.path.join(base, norm)):
                 hint = None
                 try:
@@ -217,10 +241,27 @@ class Loader:
         self.source_files.update(e for e in out if isinstance(e, str))
         return out
 
+    def _subpackage_of(self, pkg: str, rel: str) -> str | None:
+        """The subpackage holding package-relative path `rel`, if any: a source path, like
+        a glob, never reaches into another package (as in Bazel)."""
+        parts = rel.split(os.sep)[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            sub = f"{pkg}/{d}" if pkg else d
+            self._note_dir(os.path.join(self._abs(pkg), *parts[:i]))
+            if self.package_exists(sub):
+                return sub
+        return None
+
     def _glob(self, pkg: str, pattern: str) -> list[str]:
         base = self._abs(pkg)
         # Record every directory the glob may look at, and find subpackage boundaries.
         subpkgs = []
+        # The output tree, logs, cache and `ignore`d directories are not sources, even
+        # when they sit inside the package (the root package, typically).
+        for skip in self._skip_abs:
+            if skip.startswith(base + os.sep):
+                subpkgs.append(os.path.relpath(skip, base) + os.sep)
         for d, dirs, files in os.walk(base):
             self._note_dir(d)
             if d != base and BUILD_FILE in files:
@@ -238,7 +279,8 @@ class Loader:
 
     # --------------------------------------------------------------- patterns
     def expand(self, patterns: list[str], cwd_pkg: str = "") -> list[Label]:
-        """Labels named by command-line patterns (recursive ones skip 'manual' targets)."""
+        """Labels named by command-line patterns. As in Bazel, wildcards (`//pkg/...`,
+        `//pkg:all`) skip 'manual' targets; naming one explicitly still selects it."""
         labels: dict[Label, None] = {}
         for text in patterns:
             negative = text.startswith("-")
@@ -262,7 +304,7 @@ class Loader:
                              hint=self._suggest_package(pat.pkg))
         targets = self.load_package(pat.pkg)
         if pat.name is None:
-            return [t.label for t in targets.values()]
+            return [t.label for t in targets.values() if "manual" not in t.tags]
         if pat.name not in targets:
             raise LabelError(f"no target '{pat.name}' in package '//{pat.pkg}'",
                              hint=self._suggest_target(pat.pkg, pat.name))
@@ -285,6 +327,8 @@ class Loader:
     # ---------------------------------------------------------------- closure
     def get(self, label: Label, referrer: Target | None = None, attr: str | None = None) -> Target | None:
         where = dict(file=referrer.file, target=referrer.label.name, field=attr) if referrer else {}
+        if label.pkg in self._broken_pkgs or (label.pkg, label.name) in self._broken_targets:
+            return None  # its own error is already recorded
         if not self.package_exists(label.pkg):
             self._fail(BuildFileError(f"unknown dependency '{label}': no package '//{label.pkg}'",
                                       hint=self._suggest_package(label.pkg), **where))

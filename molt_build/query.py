@@ -15,7 +15,8 @@ from molt_build.errors import UsageError
 from molt_build.labels import Label
 from molt_build.loading import Loader, Target
 
-_TOKEN = re.compile(r"\s*(?:(\(|\)|,|\+|\^)|(-)(?=\s)|([^\s(),+^]+))")
+# A word may be quoted, as in Bazel (`kind("c_.*", //...)`): the quotes are not part of it.
+_TOKEN = re.compile(r"""\s*(?:(\(|\)|,|\+|\^)|(-)(?=\s)|"([^"]*)"|'([^']*)'|([^\s(),+^"']+))""")
 _SET_OPS = {"+": "union", "union": "union", "-": "except", "except": "except",
             "^": "intersect", "intersect": "intersect"}
 
@@ -27,7 +28,7 @@ def tokenize(text: str) -> list[str]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise UsageError(f"query syntax error at column {pos + 1}: {text[pos:pos + 20]!r}")
-        out.append(m.group(1) or m.group(2) or m.group(3))
+        out.append(next(g for g in m.groups() if g is not None))
         pos = m.end()
         while pos < len(text) and text[pos].isspace():
             pos += 1

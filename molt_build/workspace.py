@@ -5,6 +5,7 @@ The workspace root is the nearest ancestor whose BUILD.toml has a `[workspace]` 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,7 +51,10 @@ def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
     """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows."""
     out = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "?"
+        # The field is the attribute itself (what `validate --json` reports and a tool
+        # looks up); a position inside it (`deps[0]`) goes into the message instead.
+        loc = str(e["loc"][0]) if e["loc"] else "?"
+        inner = " ".join(f"item {p}" if isinstance(p, int) else f"'{p}'" for p in e["loc"][1:])
         kind = e["type"]
         value = e.get("input")
         if kind == "extra_forbidden":
@@ -61,7 +65,7 @@ def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
             msg = e["msg"]
             if not isinstance(value, dict):
                 msg += f", got {value!r} ({type(value).__name__})"
-        out.append((loc, msg))
+        out.append((loc, f"{inner}: {msg}" if inner else msg))
     return out
 
 
@@ -87,16 +91,31 @@ class Workspace:
 
 
 def find_root(start: str) -> tuple[str, dict]:
-    """Walk up from `start` to the directory whose BUILD.toml has a [workspace] table."""
+    """Walk up from `start` to the directory whose BUILD.toml has a [workspace] table.
+
+    A package's BUILD.toml that does not parse is passed over, so the workspace above it
+    is still found and loading reports that file (with the others) relative to the root.
+    Its error is raised if it looks like a root (a `[workspace]` line) or if no workspace
+    turns up: an outer workspace must not silently stand in for a broken root."""
     d = os.path.abspath(start)
+    first_error: BuildFileError | None = None
     while True:
         bf = os.path.join(d, BUILD_FILE)
         if os.path.isfile(bf):
-            data = read_toml(bf, bf)
+            try:
+                data = read_toml(bf, bf)
+            except BuildFileError as e:
+                with open(bf, encoding="utf-8", errors="replace") as f:
+                    if re.search(r"^\s*\[\s*workspace\s*\]", f.read(), re.MULTILINE):
+                        raise
+                first_error = first_error or e
+                data = {}
             if isinstance(data.get("workspace"), dict):
                 return d, data
         parent = os.path.dirname(d)
         if parent == d:
+            if first_error is not None:
+                raise first_error
             raise UsageError(f"no workspace found at or above {start}",
                              hint="create a BUILD.toml with a [workspace] table at the project root")
         d = parent
