@@ -212,7 +212,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.digests import DigestCache
     from molt_build.executor import LocalExecutor
     from molt_build.progress import Progress
-    from molt_build.sandbox import clean_stale
+    from molt_build.sandbox import clean_stale, sandbox_base
     from molt_build.scheduler import Scheduler
 
     trace = None
@@ -227,21 +227,23 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         raise EnvironmentProblem(f"cannot use the cache directory {plan.cache_dir}: {e.strerror}") from None
     weights = cache.last_durations() if plan.prior is None and len(plan.actions) > 1 else None
     graph = ActionGraph(plan.actions, weights)
-    sandbox_base = os.path.join(plan.cache_dir, "sandbox")
-    clean_stale(sandbox_base)
+    sandbox_dir = sandbox_base(plan.cache_dir)
+    clean_stale(sandbox_dir)
     digests = DigestCache(os.path.join(plan.root, STATE_DIR, "digests.marshal"))
     progress = Progress(len(graph.nodes), quiet=req.quiet, color=req.color, stream=err)
     explain = None
     if req.explain:
         from molt_build.explain import Explainer
         explain = Explainer(cache, progress).on_miss
+    executor = LocalExecutor(sandbox_dir, cas, plan.root)
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,
-                      LocalExecutor(sandbox_base, cas), events, progress, req.jobs or default_jobs(),
+                      executor, events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
                       explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty)
     try:
         stats = sched.run()
     finally:
+        executor.close()
         progress.finish()
         digests.save()
         cache.close()

@@ -10,7 +10,10 @@ import errno
 import os
 import shutil
 import stat
-import tempfile
+import itertools
+import threading
+
+import xxhash
 
 from molt_build.digests import hash_file
 
@@ -23,7 +26,10 @@ class CAS:
         self.root = os.path.join(cache_dir, "cas")
         self.tmp = os.path.join(cache_dir, "tmp")
         os.makedirs(self.tmp, exist_ok=True)
+        self._tmp_dev = os.stat(self.tmp).st_dev
         self._made: set[str] = set()
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
 
     def path(self, digest: str, executable: bool = False) -> str:
         return os.path.join(self.root, digest[:2], digest + (".x" if executable else ""))
@@ -37,11 +43,12 @@ class CAS:
             os.makedirs(d, exist_ok=True)
             self._made.add(d)
 
-    def _tmpname(self, digest: str) -> str:
-        """A temporary name no other thread or process uses (several may store one blob)."""
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=digest[:16] + ".")
-        os.close(fd)
-        return tmp
+    def _tmpname(self, tag: str) -> str:
+        """A temporary name no other thread or process uses (several may store one blob).
+        Creators open it with O_EXCL or write it whole before renaming it into place."""
+        with self._lock:
+            n = next(self._seq)
+        return os.path.join(self.tmp, f"{tag[:16]}.{os.getpid()}.{threading.get_ident()}.{n}")
 
     def put_file(self, src: str, digest: str, executable: bool, move: bool = True) -> str:
         """Store `src` (whose digest is known) under its digest; `move` consumes src."""
@@ -67,6 +74,42 @@ class CAS:
         if move:
             os.unlink(src)
         return dst
+
+    def ingest(self, src: str, executable: bool) -> str:
+        """Store an action's output file and return its digest. On the same file system
+        the file is hashed and renamed into place; across file systems (a tmpfs exec
+        root) it is hashed while it is copied, in one read."""
+        if os.stat(src).st_dev == self._tmp_dev:
+            digest = hash_file(src)
+            self.put_file(src, digest, executable, move=True)
+            return digest
+        h = xxhash.xxh3_128()
+        tmp = self._tmpname("ingest")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with open(src, "rb") as f, os.fdopen(fd, "wb") as out:
+                while True:
+                    b = f.read(1 << 20)
+                    if not b:
+                        break
+                    h.update(b)
+                    out.write(b)
+            digest = h.hexdigest()
+            dst = self.path(digest, executable)
+            if os.path.exists(dst):
+                os.unlink(tmp)
+            else:
+                self._dir_for(dst)
+                os.chmod(tmp, EXECUTABLE if executable else READ_ONLY)
+                os.replace(tmp, dst)
+            os.unlink(src)   # consumed, like the rename on one file system
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return digest
 
     def put_bytes(self, data: bytes, digest: str) -> str:
         dst = self.path(digest)

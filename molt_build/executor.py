@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 
 from molt_build.cas import CAS, is_executable
-from molt_build.digests import hash_file
-from molt_build.sandbox import Sandbox
+from molt_build.sandbox import Sandbox, device_of
 
 MAX_CAPTURE = 1 << 20
+TRASH_BATCH = 64
 
 
 @dataclass(slots=True)
@@ -60,11 +60,16 @@ def _read_tail(path: str) -> bytes:
 
 
 class LocalExecutor:
-    def __init__(self, sandbox_base: str, cas: CAS, private_env: dict[str, str] | None = None):
+    def __init__(self, sandbox_base: str, cas: CAS, workspace_root: str,
+                 private_env: dict[str, str] | None = None):
         self.sandbox_base = sandbox_base
         self.cas = cas
+        self.workspace_dev = device_of(workspace_root)
+        self.cas_dev = device_of(cas.root if os.path.isdir(cas.root) else os.path.dirname(cas.root))
         self.private_env = private_env or {}
         self._procs: set[subprocess.Popen] = set()
+        self._trash: list[str] = []
+        self._removers: list[subprocess.Popen] = []
         self._lock = threading.Lock()
         self.cancelled = False
         os.makedirs(sandbox_base, exist_ok=True)
@@ -72,18 +77,44 @@ class LocalExecutor:
     def execute(self, spawn: Spawn) -> SpawnResult:
         if self.cancelled:
             return SpawnResult(-1, cancelled=True)
-        sb = Sandbox.for_thread(self.sandbox_base)
+        try:
+            sb = Sandbox(self.sandbox_base)
+        except OSError as e:
+            return SpawnResult(-1, error=f"cannot create the sandbox under {self.sandbox_base}: {e}")
         try:
             return self._run(sb, spawn)
         finally:
-            sb.reset()
+            self._discard(sb.root)
+
+    def _discard(self, root: str) -> None:
+        """Exec roots are removed in batches by one `rm -rf` in the background: removing
+        a tree file by file from Python costs more than the action it held."""
+        with self._lock:
+            self._trash.append(root)
+            if len(self._trash) < TRASH_BATCH:
+                return
+            batch, self._trash = self._trash, []
+            self._reap(block=False)
+        self._removers.append(subprocess.Popen(["rm", "-rf", "--", *batch], stdin=subprocess.DEVNULL,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def _reap(self, block: bool) -> None:
+        self._removers = [p for p in self._removers if (p.wait() if block else p.poll()) is None]
+
+    def close(self) -> None:
+        """Remove what is left of the exec roots (waits for the background removals)."""
+        with self._lock:
+            batch, self._trash = self._trash, []
+        if batch:
+            subprocess.run(["rm", "-rf", "--", *batch], stdin=subprocess.DEVNULL)
+        self._reap(block=True)
 
     def _run(self, sb: Sandbox, spawn: Spawn) -> SpawnResult:
         try:
             for rel, abspath in spawn.sources:
-                sb.link_source(rel, abspath)
+                sb.link_input(rel, abspath, self.workspace_dev)
             for rel, blob in spawn.blobs:
-                sb.link_blob(rel, blob)
+                sb.link_input(rel, blob, self.cas_dev)
             for rel in spawn.outputs:
                 sb.prepare_output(rel)
         except OSError as e:
@@ -134,9 +165,8 @@ class LocalExecutor:
             if not stat.S_ISREG(st.st_mode):
                 res.missing.append(rel)
                 continue
-            digest = hash_file(p)
             exe = is_executable(st)
-            self.cas.put_file(p, digest, exe, move=True)
+            digest = self.cas.ingest(p, exe)
             res.outputs.append((rel, digest, st.st_size, exe))
         return res
 
