@@ -28,9 +28,25 @@ CREATE TABLE IF NOT EXISTS last_keys (
     identity TEXT PRIMARY KEY,
     key TEXT NOT NULL,
     components TEXT NOT NULL,
-    duration REAL NOT NULL DEFAULT 0
+    duration REAL NOT NULL DEFAULT 0,
+    updated REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS builds (
+    ts REAL NOT NULL,
+    workspace TEXT NOT NULL,
+    command TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    executed INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    lock_waits INTEGER NOT NULL,
+    lock_wait_s REAL NOT NULL,
+    duration_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_last_used ON actions(last_used);
 """
+SCHEMA_VERSION = 2
 
 
 @dataclass(slots=True)
@@ -77,12 +93,29 @@ class ActionCache:
             _retrying(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
             self.db.execute("PRAGMA synchronous=NORMAL")
             _retrying(lambda: self.db.executescript(SCHEMA))
+            self._migrate()
         except (sqlite3.Error, OSError) as e:
             raise EnvironmentProblem(f"cannot open the action cache at {self.path}: {e}",
                                      hint="check that the cache directory is writable (or set MOLTB_CACHE_DIR)") from None
         self._pending: list[tuple[str, str, float]] = []
         self._touched: list[str] = []
         self._last_keys: dict[str, tuple[str, str, float]] = {}
+
+    def _migrate(self) -> None:
+        """Bring an older cache database up to SCHEMA_VERSION (columns added since)."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(last_keys)")}
+        if "updated" not in cols:
+            _retrying(lambda: self.db.execute("ALTER TABLE last_keys ADD COLUMN updated REAL NOT NULL DEFAULT 0"))
+        _retrying(lambda: self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}"))
+
+    def record_build(self, workspace: str, command: str, exit_code: int, stats, duration: float) -> None:
+        """One row per build, for `moltb cache stats` (hit rate, lock waits)."""
+        row = (time.time(), workspace, command, exit_code, stats.total, stats.executed, stats.cached,
+               stats.failed, stats.lock_waits, round(stats.lock_wait_s, 4), round(duration, 3))
+        _retrying(lambda: self.db.execute("INSERT INTO builds VALUES (?,?,?,?,?,?,?,?,?,?,?)", row))
 
     def lookup(self, key: str) -> ActionResult | None:
         row = _retrying(lambda: self.db.execute("SELECT result FROM actions WHERE key=?", (key,)).fetchone())
@@ -123,8 +156,8 @@ class ActionCache:
                 if touched:
                     self.db.executemany("UPDATE actions SET last_used=? WHERE key=?", [(now, k) for k in touched])
                 if last:
-                    self.db.executemany("INSERT OR REPLACE INTO last_keys(identity, key, components, duration) "
-                                        "VALUES (?,?,?,?)", [(i, *v) for i, v in last.items()])
+                    self.db.executemany("INSERT OR REPLACE INTO last_keys(identity, key, components, duration, "
+                                        "updated) VALUES (?,?,?,?,?)", [(i, *v, now) for i, v in last.items()])
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")

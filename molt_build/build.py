@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 from molt_build import noop
@@ -211,6 +212,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.cas import CAS
     from molt_build.digests import DigestCache
     from molt_build.executor import LocalExecutor
+    from molt_build.locks import KeyLocks
     from molt_build.progress import Progress
     from molt_build.sandbox import clean_stale, sandbox_base
     from molt_build.scheduler import Scheduler
@@ -236,17 +238,25 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         from molt_build.explain import Explainer
         explain = Explainer(cache, progress).on_miss
     executor = LocalExecutor(sandbox_dir, cas, plan.root)
+    locks = KeyLocks(plan.cache_dir) if req.use_cache else None
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,
                       executor, events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
-                      explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty)
+                      explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks)
+    started = time.monotonic()
+    stats = None
     try:
         stats = sched.run()
     finally:
         executor.close()
         progress.finish()
         digests.save()
-        cache.close()
+        try:
+            s = stats or sched.stats
+            cache.record_build(plan.root, "build", 0 if s.failed == 0 and stats else 1, s,
+                               time.monotonic() - started)
+        finally:
+            cache.close()
         if trace:
             trace.write(req.profile_out)
     outcome.stats = stats

@@ -62,3 +62,57 @@ class Explainer:
         a = node.action
         self.progress.print(f"EXPLAIN: {a.owner} {a.mnemonic} {a.outputs[0].path}:\n" +
                             "\n".join(f"  - {r}" for r in reasons))
+
+
+def dry_run(root: str, graph, toolchains: dict, cache: ActionCache, digests) -> list[tuple[object, str, list[str]]]:
+    """For each action, in dependency order: ("hit" | "run" | "maybe", reasons), without
+    running anything. "maybe": an input is rebuilt first, and early cutoff decides."""
+    import os
+
+    from molt_build.keys import action_key, declared_env, key_components
+    known: dict[str, str] = {}
+    rebuilt: set[str] = set()
+    out = []
+    order = _topological(graph)
+    for node in order:
+        a = node.action
+        tc = toolchains.get(a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
+        pending = [f.path for f in a.inputs if not f.is_source and f.path in rebuilt]
+        if pending:
+            out.append((node, "maybe", [f"input rebuilt first: {p}" for p in pending]))
+            rebuilt.update(o.path for o in a.outputs)
+            continue
+        inputs = []
+        missing = []
+        for f in a.inputs:
+            if f.is_source:
+                try:
+                    inputs.append((f.path, digests.digest(f.path, os.path.join(root, f.path))))
+                except OSError:
+                    missing.append(f.path)
+            elif f.path in known:
+                inputs.append((f.path, known[f.path]))
+            else:
+                missing.append(f.path)
+        if missing:
+            out.append((node, "run", [f"input missing: {p}" for p in missing]))
+            rebuilt.update(o.path for o in a.outputs)
+            continue
+        env = declared_env(a.env, tc.env if tc else None)
+        key, text = action_key(key_components(a.argv, env, inputs, [o.path for o in a.outputs],
+                                              tc.fingerprint if tc else ""))
+        hit = cache.lookup(key)
+        if hit is not None:
+            for path, digest, _s, _x in hit.outputs:
+                known[path] = digest
+            out.append((node, "hit", []))
+            continue
+        out.append((node, "run", explain_miss(cache, node.identity, text)))
+        rebuilt.update(o.path for o in a.outputs)
+    return out
+
+
+def _topological(graph):
+    import graphlib
+    ts = graphlib.TopologicalSorter({n.id: [d.id for d in n.deps] for n in graph.nodes})
+    return [graph.nodes[i] for i in ts.static_order()]

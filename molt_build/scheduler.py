@@ -31,6 +31,8 @@ from molt_build.keys import action_key, declared_env, key_components
 from molt_build.progress import Progress
 
 FLUSH_EVERY_S = 0.5
+RELEASE_EVERY_S = 0.05   # results other processes wait for are committed at least this often
+LOCK_POLL_S = 0.02
 
 
 @dataclass
@@ -41,6 +43,8 @@ class BuildStats:
     failed: int = 0
     skipped: int = 0
     corrupt: int = 0
+    lock_waits: int = 0          # actions another process was running when we needed them
+    lock_wait_s: float = 0.0
     failures: list[str] = field(default_factory=list)
 
 
@@ -52,6 +56,7 @@ class _Ready:
     components: str = ""
     spawn: Spawn | None = None
     started: float = 0.0
+    waiting_since: float = 0.0
 
 
 class Scheduler:
@@ -59,7 +64,7 @@ class Scheduler:
                  cache: ActionCache, cas: CAS, digests: DigestCache, executor: LocalExecutor,
                  events: EventLog, progress: Progress, jobs: int, keep_going: bool = False,
                  use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
-                 prior: dict | None = None, dirty: set[str] | None = None):
+                 prior: dict | None = None, dirty: set[str] | None = None, locks=None):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -75,6 +80,10 @@ class Scheduler:
         self.timeout = timeout
         self.explain = explain
         self.trace = trace
+        self.locks = locks                              # KeyLocks, or None: no cross-process dedupe
+        self._waiting: list[tuple[Node, _Ready]] = []  # keys another process holds
+        self._runnable: list[tuple[Node, _Ready]] = []  # claimed after a wait: run next
+        self._to_release: list[str] = []                # keys whose result awaits commit
         # Incremental mode: each action's last key and outputs, and the files whose stat
         # moved since then. Outputs that came out different this time join `dirty`.
         self.prior = prior
@@ -102,22 +111,32 @@ class Scheduler:
         old_term = _install_sigterm()
         try:
             while True:
-                while self._heap and running < self.jobs and not self._stop:
-                    _, nid = heapq.heappop(self._heap)
-                    node = self.graph.nodes[nid]
-                    ready = self._prepare(node)
+                if self._waiting and running < self.jobs and not self._stop:
+                    self._poll_waiting()
+                while (self._heap or self._runnable) and running < self.jobs and not self._stop:
+                    if self._runnable:
+                        node, ready = self._runnable.pop()
+                    else:
+                        _, nid = heapq.heappop(self._heap)
+                        node = self.graph.nodes[nid]
+                        ready = self._prepare(node)
                     if ready is None:
-                        continue  # finished from cache or failed while preparing
+                        continue  # finished from cache, failed, or waiting for another process
                     running += 1
                     ready.started = time.monotonic()
                     fut = pool.submit(self.executor.execute, ready.spawn)
                     fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
                     self.events.emit("action_started", label=str(node.action.owner),
                                      mnemonic=node.action.mnemonic, key=ready.key)
-                if running == 0:
+                if running == 0 and not (self._waiting and not self._stop):
                     break
                 try:
-                    node, ready, fut = self._results.get(timeout=FLUSH_EVERY_S)
+                    wait = LOCK_POLL_S if self._waiting else RELEASE_EVERY_S if self._to_release else FLUSH_EVERY_S
+                    if running == 0:
+                        time.sleep(wait)
+                        self._maybe_flush()
+                        continue
+                    node, ready, fut = self._results.get(timeout=wait)
                 except queue.Empty:
                     self._maybe_flush()
                     continue
@@ -130,12 +149,17 @@ class Scheduler:
             self.executor.cancel_all()
             pool.shutdown(wait=True, cancel_futures=True)
             self._drain()
-            self.cache.flush()
+            self._flush()
             raise Interrupted("interrupted: running actions were killed") from None
         finally:
             signal.signal(signal.SIGTERM, old_term)
             pool.shutdown(wait=True)
-        self.cache.flush()
+            if self.locks is not None:
+                try:
+                    self._flush()
+                finally:
+                    self.locks.release_all()
+        self._flush()
         return self.stats
 
     def _drain(self) -> None:
@@ -147,12 +171,57 @@ class Scheduler:
             if fut.exception() is None and fut.result().ok:
                 self._finish_executed(node, ready, fut.result())
 
+    def _flush(self) -> None:
+        """Commit pending cache rows, then release the locks of the actions they record."""
+        self.cache.flush()
+        if self._to_release:
+            for key in self._to_release:
+                self.locks.release(key)
+            self._to_release = []
+
     def _maybe_flush(self) -> None:
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_EVERY_S:
-            self.cache.flush()
+        if now - self._last_flush >= (RELEASE_EVERY_S if self._to_release else FLUSH_EVERY_S):
+            self._flush()
             self.events.flush()
             self._last_flush = now
+
+    # ------------------------------------------------------- cross-process locks
+    def _claim(self, node: Node, ready: _Ready) -> _Ready | None:
+        """Take the key's lock to run the action; if another process holds it, wait
+        (without blocking other work). Once held, the cache is checked again: the
+        other process may have just stored the result."""
+        if self.locks is None or not self.use_cache:
+            return ready
+        if not self.locks.try_acquire(ready.key):
+            ready.waiting_since = time.monotonic()
+            self._waiting.append((node, ready))
+            return None
+        hit = self.cache.lookup(ready.key)
+        if hit is not None and self._take_hit(node, ready.key, hit):
+            self.locks.release(ready.key)
+            return None
+        return ready
+
+    def _poll_waiting(self) -> None:
+        still = []
+        for node, ready in self._waiting:
+            if not self.locks.try_acquire(ready.key):
+                still.append((node, ready))
+                continue
+            waited = time.monotonic() - ready.waiting_since
+            self.stats.lock_waits += 1
+            self.stats.lock_wait_s += waited
+            hit = self.cache.lookup(ready.key)
+            if hit is not None and self._take_hit(node, ready.key, hit):
+                self.locks.release(ready.key)
+                outcome = "cached"
+            else:
+                self._runnable.append((node, ready))
+                outcome = "run here"
+            self.events.emit("lock_wait", label=str(node.action.owner), mnemonic=node.action.mnemonic,
+                             key=ready.key, waited_s=round(waited, 4), outcome=outcome)
+        self._waiting = still
 
     # ------------------------------------------------------------- preparation
     def _blob_for(self, path: str, digest: str, exe: bool) -> str:
@@ -223,6 +292,7 @@ class Scheduler:
         if self.use_cache:
             hit = self.cache.lookup(key)
             if hit is not None and self._take_hit(node, key, hit):
+                self.cache.remember(node.identity, key, text, hit.duration)
                 return None
         if self.explain is not None:
             self.explain(node, key, text)
@@ -231,7 +301,7 @@ class Scheduler:
             if tc.tool_dirs:
                 env["PATH"] = os.pathsep.join((*tc.tool_dirs, env["PATH"]))
         spawn = Spawn(a.argv, env, sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout)
-        return _Ready(key, text, spawn)
+        return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
         try:
@@ -274,6 +344,8 @@ class Scheduler:
             self.trace.action(str(a.owner), a.mnemonic, ready.started, time.monotonic(),
                               "executed" if res.ok else "failed")
         if not res.ok:
+            if self.locks is not None:
+                self.locks.release(ready.key)   # nothing to wait for: a failure is never cached
             if res.cancelled:
                 return
             if res.timed_out:
@@ -295,6 +367,8 @@ class Scheduler:
         se = self._store_text(res.stderr)
         result = ActionResult(res.outputs, 0, so, se, res.duration)
         self.cache.put(ready.key, result)
+        if self.locks is not None:
+            self._to_release.append(ready.key)   # released once the row is committed
         self.cache.remember(node.identity, ready.key, ready.components, res.duration)
         self.stats.executed += 1
         self._note_outputs(node, ready.key, res.outputs)

@@ -241,8 +241,6 @@ def test_warm_cache_in_a_fresh_checkout_rebuilds_nothing(make_ws):
     assert b.out("use.txt").read_text() == "HELLO\nown 1\n"
 
 
-@pytest.mark.xfail(strict=True, reason="no cross-process coordination in scheduler.py: two moltb "
-                   "processes sharing a cache both execute an action that neither has finished")
 def test_concurrent_builds_sharing_a_cache_run_an_action_once(make_ws, tmp_path):
     runs = tmp_path / "runs.log"
     spec = {"BUILD.toml": HEADER + f"""\

@@ -1,0 +1,367 @@
+"""`moltb cache ...`: stats, prune, verify, export, import, clear.
+
+All of them are safe while builds run against the same cache: rows go before blobs
+(a build that loses a blob between lookup and use treats it as a miss and runs the
+action again), and blobs younger than GRACE_S are never pruned (a running build may
+have written them and not yet committed the row naming them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from molt_build.action_cache import ActionCache, ActionResult, _retrying
+from molt_build.cas import CAS
+from molt_build.digests import hash_file
+from molt_build.errors import UsageError
+
+GRACE_S = 600
+_BLOB = re.compile(r"cas/([0-9a-f]{2})/([0-9a-f]{32})(\.x)?")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.I)
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", re.I)
+
+
+def parse_size(text: str) -> int:
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise UsageError(f"bad size '{text}' (examples: 500M, 30G, 1T)")
+    return int(float(m.group(1)) * 1024 ** "kmgt".find(m.group(2).lower()) if m.group(2) else float(m.group(1)))
+
+
+def parse_age(text: str) -> float:
+    m = _AGE.fullmatch(text.strip())
+    if not m:
+        raise UsageError(f"bad age '{text}' (examples: 90m, 12h, 30d, 2w)")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2).lower()]
+    return float(m.group(1)) * unit
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def blobs_of(result: ActionResult) -> list[tuple[str, bool]]:
+    out = [(d, bool(x)) for _p, d, _s, x in result.outputs]
+    out += [(d, False) for d in (result.stdout, result.stderr) if d]
+    return out
+
+
+def _walk_cas(cas: CAS):
+    """(digest, executable, path, stat) for every blob file."""
+    try:
+        prefixes = os.listdir(cas.root)
+    except FileNotFoundError:
+        return
+    for pre in prefixes:
+        d = os.path.join(cas.root, pre)
+        try:
+            names = os.listdir(d)
+        except NotADirectoryError:
+            continue
+        for n in names:
+            p = os.path.join(d, n)
+            digest, _, suffix = n.partition(".")
+            try:
+                yield digest, suffix == "x", p, os.stat(p)
+            except FileNotFoundError:
+                continue
+
+
+def _clean_tmp(cache_dir: str, older_than: float = 3600) -> int:
+    """Temporary files left by killed processes (never a live writer's: age-gated)."""
+    tmp = os.path.join(cache_dir, "tmp")
+    n = 0
+    now = time.time()
+    for name in os.listdir(tmp) if os.path.isdir(tmp) else ():
+        p = os.path.join(tmp, name)
+        try:
+            if now - os.stat(p).st_mtime > older_than:
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+# -------------------------------------------------------------------- stats
+
+def stats(cache_dir: str, recent: int = 20) -> dict:
+    cache = ActionCache(cache_dir)
+    try:
+        db = cache.db
+        entries = db.execute("SELECT count(*) FROM actions").fetchone()[0]
+        rows = db.execute("SELECT total, executed, cached, failed, lock_waits, lock_wait_s FROM builds "
+                          "ORDER BY ts DESC LIMIT ?", (recent,)).fetchall()
+        all_waits = db.execute("SELECT coalesce(sum(lock_waits),0), coalesce(sum(lock_wait_s),0), count(*) "
+                               "FROM builds").fetchone()
+    finally:
+        cache.close()
+    blobs = 0
+    size = 0
+    for _d, _x, _p, st in _walk_cas(CAS(cache_dir)):
+        blobs += 1
+        size += st.st_size
+    total = sum(r[0] for r in rows)
+    cached = sum(r[2] for r in rows)
+    return {"cache_dir": cache_dir, "entries": entries, "blobs": blobs, "bytes": size,
+            "recent_builds": len(rows), "recent_actions": total, "recent_cached": cached,
+            "recent_executed": sum(r[1] for r in rows),
+            "recent_hit_rate": round(cached / total, 4) if total else None,
+            "recent_lock_waits": sum(r[4] for r in rows),
+            "recent_lock_wait_s": round(sum(r[5] for r in rows), 3),
+            "builds": all_waits[2], "lock_waits": all_waits[0], "lock_wait_s": round(all_waits[1], 3)}
+
+
+# -------------------------------------------------------------------- prune
+
+@dataclass
+class PruneReport:
+    rows_removed: int = 0
+    blobs_removed: int = 0
+    bytes_removed: int = 0
+    bytes_kept: int = 0
+    tmp_removed: int = 0
+
+
+def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: float | None = None) -> PruneReport:
+    """Drop the least recently used entries until the referenced blobs fit `max_size`
+    and nothing is older than `max_age`; then delete blobs no entry names."""
+    now = now or time.time()
+    cas = CAS(cache_dir)
+    sizes = {(d, x): st.st_size for d, x, _p, st in _walk_cas(cas)}
+    cache = ActionCache(cache_dir)
+    report = PruneReport()
+    try:
+        rows = cache.db.execute("SELECT key, result, last_used FROM actions ORDER BY last_used DESC").fetchall()
+        keep_blobs: set[tuple[str, bool]] = set()
+        drop: list[str] = []
+        used = 0
+        for key, text, last_used in rows:
+            blobs = blobs_of(ActionResult.decode(text))
+            if max_age is not None and now - last_used > max_age:
+                drop.append(key)
+                continue
+            extra = sum(sizes.get(b, 0) for b in set(blobs) - keep_blobs)
+            if max_size is not None and used + extra > max_size:
+                drop.append(key)
+                continue
+            keep_blobs.update(blobs)
+            used += extra
+
+        def tx():
+            cache.db.execute("BEGIN IMMEDIATE")
+            try:
+                cache.db.executemany("DELETE FROM actions WHERE key=?", [(k,) for k in drop])
+                if max_age is not None:
+                    cache.db.execute("DELETE FROM last_keys WHERE updated < ?", (now - max_age,))
+                cache.db.execute("COMMIT")
+            except BaseException:
+                cache.db.execute("ROLLBACK")
+                raise
+        _retrying(tx)
+        report.rows_removed = len(drop)
+    finally:
+        cache.close()
+    for digest, exe, path, st in _walk_cas(cas):
+        if (digest, exe) in keep_blobs or now - st.st_mtime < GRACE_S:
+            report.bytes_kept += st.st_size
+            continue
+        try:
+            os.unlink(path)
+            report.blobs_removed += 1
+            report.bytes_removed += st.st_size
+        except OSError:
+            pass
+    report.tmp_removed = _clean_tmp(cache_dir)
+    return report
+
+
+# ------------------------------------------------------------------- verify
+
+@dataclass
+class VerifyReport:
+    blobs: int = 0
+    bytes: int = 0
+    corrupt: list[str] = field(default_factory=list)
+    rows_dropped: int = 0
+
+
+def verify(cache_dir: str) -> VerifyReport:
+    """Rehash every blob; remove those whose content does not match their name, then
+    drop entries that name a missing blob (the next build re-runs those actions)."""
+    cas = CAS(cache_dir)
+    report = VerifyReport()
+    present: set[tuple[str, bool]] = set()
+    for digest, exe, path, st in _walk_cas(cas):
+        report.blobs += 1
+        report.bytes += st.st_size
+        try:
+            ok = hash_file(path) == digest
+        except OSError:
+            continue
+        if ok:
+            present.add((digest, exe))
+        else:
+            report.corrupt.append(os.path.relpath(path, cache_dir))
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    cache = ActionCache(cache_dir)
+    try:
+        rows = cache.db.execute("SELECT key, result FROM actions").fetchall()
+        bad = []
+        for key, text in rows:
+            missing = [b for b in blobs_of(ActionResult.decode(text)) if b not in present]
+            # a blob written after the walk began is fine: check the disk once more
+            if any(not cas.has(d, x) for d, x in missing):
+                bad.append(key)
+        if bad:
+            _retrying(lambda: cache.db.executemany("DELETE FROM actions WHERE key=?", [(k,) for k in bad]))
+        report.rows_dropped = len(bad)
+    finally:
+        cache.close()
+    _clean_tmp(cache_dir)
+    return report
+
+
+# --------------------------------------------------------------- clear
+
+def clear(cache_dir: str) -> None:
+    cache = ActionCache(cache_dir)
+    try:
+        def tx():
+            cache.db.execute("BEGIN IMMEDIATE")
+            cache.db.execute("DELETE FROM actions")
+            cache.db.execute("DELETE FROM last_keys")
+            cache.db.execute("COMMIT")
+        _retrying(tx)
+    finally:
+        cache.close()
+    shutil.rmtree(os.path.join(cache_dir, "cas"), ignore_errors=True)
+    _clean_tmp(cache_dir, older_than=0)
+
+
+# ------------------------------------------------------------ export / import
+
+def export(cache_dir: str, dest: str) -> dict:
+    """A tarball of the action cache (a consistent sqlite snapshot) and the blobs."""
+    cas = CAS(cache_dir)
+    cache = ActionCache(cache_dir)
+    tmpdir = tempfile.mkdtemp(dir=cas.tmp, prefix="export.")
+    n = 0
+    try:
+        snap = os.path.join(tmpdir, "actions.db")
+        out = sqlite3.connect(snap)
+        cache.db.backup(out)
+        out.execute("DELETE FROM builds")
+        out.commit()
+        out.close()
+        mode = "w:gz" if dest.endswith((".gz", ".tgz")) else "w"
+        with tarfile.open(dest, mode) as tar:
+            tar.add(snap, arcname="actions.db")
+            for digest, exe, path, _st in _walk_cas(cas):
+                tar.add(path, arcname=f"cas/{digest[:2]}/{digest}{'.x' if exe else ''}")
+                n += 1
+    finally:
+        cache.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return {"blobs": n, "file": dest, "bytes": os.path.getsize(dest)}
+
+
+class ImportRefused(UsageError):
+    """A cache tarball that is not safe or not consistent: nothing was imported."""
+
+
+def import_(cache_dir: str, src: str) -> dict:
+    """Merge a tarball made by `export`. Every member is checked before anything is
+    written: only `actions.db` and `cas/<xx>/<digest>[.x]` regular files, no absolute
+    paths, no `..`, no links or devices, and every blob must hash to its name."""
+    try:
+        tar = tarfile.open(src, "r:*")
+    except (OSError, tarfile.TarError) as e:
+        raise ImportRefused(f"cannot read {src}: {e}") from None
+    cas = CAS(cache_dir)
+    staging = tempfile.mkdtemp(dir=cas.tmp, prefix="import.")
+    try:
+        with tar:
+            members = tar.getmembers()
+            for m in members:
+                name = m.name
+                if name.startswith("/") or os.path.isabs(name):
+                    raise ImportRefused(f"{src}: member '{name}' has an absolute path")
+                if ".." in name.split("/"):
+                    raise ImportRefused(f"{src}: member '{name}' escapes with '..'")
+                if m.issym() or m.islnk():
+                    raise ImportRefused(f"{src}: member '{name}' is a link (to '{m.linkname}')")
+                if m.isdir():
+                    continue
+                if not m.isfile():
+                    raise ImportRefused(f"{src}: member '{name}' is not a regular file")
+                if name != "actions.db" and not _BLOB.fullmatch(name):
+                    raise ImportRefused(f"{src}: unexpected member '{name}'")
+                bm = _BLOB.fullmatch(name)
+                if bm and bm.group(1) != bm.group(2)[:2]:
+                    raise ImportRefused(f"{src}: member '{name}' is filed under the wrong prefix")
+            staged: list[tuple[str, bool, str]] = []
+            db_path = None
+            for i, m in enumerate(members):
+                if not m.isfile():
+                    continue
+                target = os.path.join(staging, f"m{i}")
+                with tar.extractfile(m) as f, open(target, "wb") as out:
+                    shutil.copyfileobj(f, out)
+                if m.name == "actions.db":
+                    db_path = target
+                    continue
+                bm = _BLOB.fullmatch(m.name)
+                if hash_file(target) != bm.group(2):
+                    raise ImportRefused(f"{src}: blob '{m.name}' does not match its digest")
+                staged.append((bm.group(2), bool(bm.group(3)), target))
+        rows = []
+        if db_path is not None:
+            try:
+                con = sqlite3.connect(db_path)
+                rows = con.execute("SELECT key, result, created, last_used FROM actions").fetchall()
+                con.close()
+            except sqlite3.Error as e:
+                raise ImportRefused(f"{src}: actions.db is not a moltb action cache: {e}") from None
+            for key, text, *_ in rows:
+                try:
+                    ActionResult.decode(text)
+                except (ValueError, TypeError) as e:
+                    raise ImportRefused(f"{src}: malformed entry {key}: {e}") from None
+        # Everything checked: now merge, blobs first, then the rows that name them.
+        for digest, exe, path in staged:
+            cas.put_file(path, digest, exe, move=True)
+        usable = [r for r in rows if all(cas.has(d, x) for d, x in blobs_of(ActionResult.decode(r[1])))]
+        cache = ActionCache(cache_dir)
+        try:
+            now = time.time()
+
+            def tx():
+                cache.db.execute("BEGIN IMMEDIATE")
+                cache.db.executemany("INSERT OR IGNORE INTO actions(key, result, created, last_used) "
+                                     "VALUES (?,?,?,?)", [(k, t, c, now) for k, t, c, _u in usable])
+                cache.db.execute("COMMIT")
+            _retrying(tx)
+        finally:
+            cache.close()
+        return {"blobs": len(staged), "entries": len(usable), "skipped_entries": len(rows) - len(usable)}
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj if isinstance(obj, dict) else obj.__dict__, indent=1)

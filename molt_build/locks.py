@@ -1,0 +1,62 @@
+"""Per-action-key locks shared by every `moltb` process that uses one cache.
+
+Before a process runs an action it takes the lock named by the action's key; another
+process that needs the same key sees the lock held, goes on with its other ready work,
+and polls until the lock is free, then finds the result in the cache. The holder
+commits the cache row before it releases the lock, so "free" means "result visible"
+(or "holder died": an OS lock dies with its process, and the waiter runs the action).
+
+Lock files live on tmpfs when there is one (creating a file there costs ~15 µs
+against ~150 µs on ext4), in a directory named by the cache directory's identity
+(device and inode), so every process on this machine using that cache meets there
+whatever path it reached the cache by. `MOLTB_LOCK_DIR` overrides.
+"""
+from __future__ import annotations
+
+import os
+
+TMPFS = "/dev/shm"
+
+
+def lock_dir(cache_dir: str) -> str:
+    env = os.environ.get("MOLTB_LOCK_DIR")
+    if env:
+        return os.path.abspath(env)
+    st = os.stat(cache_dir)
+    if os.path.isdir(TMPFS) and os.access(TMPFS, os.W_OK | os.X_OK):
+        return os.path.join(TMPFS, f"moltb-locks-{st.st_dev:x}-{st.st_ino:x}")
+    return os.path.join(cache_dir, "locks")
+
+
+class KeyLocks:
+    """Non-blocking per-key locks (filelock: fcntl locks the OS releases on death)."""
+
+    def __init__(self, cache_dir: str):
+        self.dir = lock_dir(cache_dir)
+        os.makedirs(self.dir, exist_ok=True)
+        self._held: dict[str, object] = {}
+        self._filelock = None
+
+    def try_acquire(self, key: str) -> bool:
+        if key in self._held:
+            return True
+        if self._filelock is None:
+            import filelock  # imported on the first action that must run, not on hits
+            self._filelock = filelock
+        lock = self._filelock.FileLock(os.path.join(self.dir, key + ".lock"), blocking=False,
+                                       thread_local=False)
+        try:
+            lock.acquire()
+        except self._filelock.Timeout:
+            return False
+        self._held[key] = lock
+        return True
+
+    def release(self, key: str) -> None:
+        lock = self._held.pop(key, None)
+        if lock is not None:
+            lock.release()
+
+    def release_all(self) -> None:
+        for key in list(self._held):
+            self.release(key)
