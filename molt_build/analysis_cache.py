@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from molt_build.model import Action, DefaultInfo, File, ToolchainInfo
 from molt_build.labels import Label
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass
 class CachedAnalysis:
     actions: list[Action]
-    top_level: list[tuple[str, str, list[str]]]        # (label, config, default output paths)
+    top_level: list[tuple[str, str, list[str], str]]   # (label, config, default outputs, executable)
     skipped: list[tuple[str, str]]                     # (config, label)
     toolchains: dict[str, ToolchainInfo]
     prior: dict[str, tuple[str, list]]                 # identity -> (key, outputs)
@@ -34,15 +34,16 @@ def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
         actions, top, skipped, toolchains = result.actions, result.top_level, result.skipped, result.toolchains
     else:
         actions = result.actions
-        top = [(str(ct.label), ct.config, [f.path for f in ct.providers[DefaultInfo].files if not f.is_source])
+        top = [(str(ct.label), ct.config, [f.path for f in ct.providers[DefaultInfo].files if not f.is_source],
+                ct.providers[DefaultInfo].executable.path if ct.providers[DefaultInfo].executable else "")
                for ct in result.top_level]
         skipped = [(c, str(l)) for c, l in result.skipped]
         toolchains = result.toolchains
     enc_actions = [(str(a.owner), a.mnemonic, a.argv, tuple((f.path, f.is_source) for f in a.inputs),
                     tuple(o.path for o in a.outputs), a.env, a.progress, a.timeout, a.uses_toolchain, a.config)
                    for a in actions]
-    enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner)
-              for n, t in toolchains.items()}
+    enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner,
+                  t.run_prefix) for n, t in toolchains.items()}
     return {"format": FORMAT, "actions": enc_actions, "top": top, "skipped": skipped, "toolchains": enc_tc,
             "prior": prior}
 
@@ -63,7 +64,7 @@ def decode(data: dict) -> CachedAnalysis | None:
         outs = tuple(File(p, False, label) for p in outputs)
         actions.append(Action(label, mnemonic, argv, tuple(ins), outs, env, progress, timeout, uses_tc, config))
     toolchains = {n: ToolchainInfo(name=n, fingerprint=fp, env=env, private_env=penv, tool_files=tuple(tf),
-                                   tool_dirs=tuple(td), version=ver, runner=runner)
-                  for n, (fp, env, penv, tf, td, ver, runner) in data["toolchains"].items()}
+                                   tool_dirs=tuple(td), version=ver, runner=runner, run_prefix=tuple(rp))
+                  for n, (fp, env, penv, tf, td, ver, runner, rp) in data["toolchains"].items()}
     return CachedAnalysis(actions, [tuple(t) for t in data["top"]], [tuple(s) for s in data["skipped"]],
                           toolchains, data["prior"])

@@ -49,6 +49,7 @@ class BuildOutcome:
     analysis: object = None
     root: str = ""
     event_log: str = ""
+    plan: object = None          # the _Plan that ran: top-level targets, toolchains
 
 
 def default_jobs() -> int:
@@ -96,7 +97,7 @@ class _Plan:
     cache_dir: str
     actions: list
     toolchains: dict
-    top_level: list            # (label, config, output paths)
+    top_level: list            # (label, config, output paths, executable path or "")
     skipped: list              # (config, label)
     analysis: object           # AnalysisResult or CachedAnalysis (for the next snapshot)
     prior: dict | None = None
@@ -133,7 +134,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     try:
         plan = cached or _analyze(ws, req, cwd)
         outcome.analysis = plan.analysis
-        for label, config, _ in plan.top_level:
+        outcome.plan = plan
+        for label, config, *_ in plan.top_level:
             events.emit("target_configured", label=label, config=config)
         _execute(plan, req, events, cwd, err, outcome)
     except MoltbError as e:
@@ -200,8 +202,11 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
     result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile)
-    top = [(str(ct.label), ct.config, [f.path for f in ct.providers[DefaultInfo].files if not f.is_source])
-           for ct in result.top_level]
+    top = []
+    for ct in result.top_level:
+        info = ct.providers[DefaultInfo]
+        top.append((str(ct.label), ct.config, [f.path for f in info.files if not f.is_source],
+                    info.executable.path if info.executable else ""))
     return _Plan(ws.root, ws.cache_dir, result.actions, result.toolchains, top,
                  [(c, str(l)) for c, l in result.skipped], result, loader=loader)
 
@@ -264,7 +269,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     outcome.exit_code = EXIT_OK if ok else EXIT_BUILD_FAILED
     if not req.quiet:   # -q keeps errors and the summary line
         if ok and len(plan.top_level) <= 10:
-            for label, config, paths in plan.top_level:
+            for label, config, paths, _exe in plan.top_level:
                 shown = " ".join(paths)
                 err.write(f"Target {label} ({config}) up-to-date{': ' + shown if shown else ''}\n")
         for config, label in plan.skipped:
@@ -311,7 +316,7 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     try:
         noop.save(plan.root, _signature(req, plan.root, cwd), cache_dir=plan.cache_dir,
                   build_files=build_files, abs_files=abs_files, dirs=dirs, sources=sources,
-                  outputs=outputs, targets=[(l, c) for l, c, _ in plan.top_level], lines=lines,
+                  outputs=outputs, targets=[(t[0], t[1]) for t in plan.top_level], lines=lines,
                   graph=analysis_cache.encode(plan.analysis, sched.results), known=known)
     except OSError:
         pass

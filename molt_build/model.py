@@ -91,6 +91,7 @@ class ToolchainInfo:
     tool_dirs: tuple[str, ...] = ()
     version: str = ""
     runner: str = "native"
+    run_prefix: tuple[str, ...] = ()     # argv that runs a built executable (empty: run it directly)
     providers: Mapping[type, Provider] = field(default_factory=dict)
 
     def __getitem__(self, provider_type: type) -> Any:

@@ -20,7 +20,11 @@ from molt_build.errors import BuildFileError, UsageError
 BUILTIN_MODULES = (
     "molt_build.rules.genrule",
     "molt_build.rules.c",
+    "molt_build.rules.python",
     "molt_build.toolchains.native",
+    "molt_build.toolchains.wasm",
+    "molt_build.toolchains.cranelift",
+    "molt_build.toolchains.declared",
 )
 
 

@@ -123,12 +123,25 @@ def c_binary(ctx: RuleContext):
     objs = _compile_all(ctx, tc, deps, (), _include_dirs(ctx), tuple(ctx.attrs.defines))
     if not objs:
         raise AnalysisError("a c_binary needs at least one C source", field="srcs")
-    exe = ctx.declare_output(ctx.label.name + tc.exe_suffix)
-    argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in deps.archives),
-            *deps.linkopts, *ctx.attrs.linkopts, "-o", exe.path]
-    ctx.action(mnemonic="CcLink", argv=argv, inputs=[*objs, *deps.archives], outputs=[exe],
-               progress=f"Linking {ctx.label} {exe.basename}")
+    exe = link_executable(ctx, tc, objs, deps.archives, (*deps.linkopts, *ctx.attrs.linkopts))
     return [DefaultInfo(files=(exe,), executable=exe)]
+
+
+def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linkopts, name: str | None = None) -> File:
+    """Link objects and archives into the toolchain's executable; when the toolchain
+    post-processes executables (e.g. Cranelift .wasm → .cwasm), add that step and
+    return its output."""
+    name = name or ctx.label.name
+    exe = ctx.declare_output(name + tc.exe_suffix)
+    argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in archives), *linkopts, "-o", exe.path]
+    ctx.action(mnemonic="CcLink", argv=argv, inputs=[*objs, *archives], outputs=[exe],
+               progress=f"Linking {ctx.label} {exe.basename}")
+    if not tc.finalize:
+        return exe
+    final = ctx.declare_output(name + tc.final_suffix)
+    ctx.action(mnemonic=tc.finalize_mnemonic, argv=[*tc.finalize, exe.path, final.path], inputs=[exe],
+               outputs=[final], progress=f"{tc.finalize_mnemonic} {ctx.label} {final.basename}")
+    return final
 
 
 RULES = [

@@ -17,3 +17,8 @@ class CcToolchainInfo(Provider):
     link_flags: tuple[str, ...] = ()
     exe_suffix: str = ""
     obj_suffix: str = ".o"
+    # Optional post-link step: argv prefix run as `[*finalize, linked, final]`, and the
+    # final artifact's suffix (e.g. Cranelift turning .wasm into .cwasm).
+    finalize: tuple[str, ...] = ()
+    final_suffix: str = ""
+    finalize_mnemonic: str = "Finalize"
