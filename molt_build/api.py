@@ -47,9 +47,10 @@ SourceList = Annotated[list[str], SOURCES]
 
 class Attrs(BaseModel):
     """Base attribute model: the attributes every target has. Rules subclass it; each
-    field's `description` is its help text. Unknown fields are errors."""
+    field's `description` is its help text. Unknown fields are errors. Validators are
+    built on first use (`defer_build`): a build pays only for the rules it loads."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     rule: str = Field(description="The rule that builds this target.")
     deps: LabelList = Field(default_factory=list, description="Targets this one depends on.")
