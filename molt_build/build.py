@@ -103,6 +103,7 @@ class _Plan:
     prior: dict | None = None
     dirty: set | None = None
     loader: object = None
+    plugin_files: list = field(default_factory=list)   # plugin modules and entry-point metadata
 
 
 def run_build(req: BuildRequest, err=None) -> BuildOutcome:
@@ -208,7 +209,8 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
         top.append((str(ct.label), ct.config, [f.path for f in info.files if not f.is_source],
                     info.executable.path if info.executable else ""))
     return _Plan(ws.root, ws.cache_dir, result.actions, result.toolchains, top,
-                 [(c, str(l)) for c, l in result.skipped], result, loader=loader)
+                 [(c, str(l)) for c, l in result.skipped], result, loader=loader,
+                 plugin_files=list(registry.files))
 
 
 def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, outcome: BuildOutcome) -> None:
@@ -292,12 +294,14 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     from molt_build import analysis_cache
     snap = noop.load(plan.root, _signature(req, plan.root, cwd)) if plan.loader is None else None
     if plan.loader is not None:
-        build_files = list(plan.loader.build_files)
+        # The root BUILD.toml holds [workspace] (toolchain settings, plugin_dirs) even
+        # when no target of the root package was loaded.
+        build_files = [noop.BUILD_FILE, *plan.loader.build_files]
         dirs = plan.loader.dir_mtimes
         abs_files = [p for t in plan.toolchains.values() for p in t.tool_files]
         abs_files += [m.__file__ for name, m in list(sys.modules.items())
-                      if (name.startswith("molt_build") or name.startswith("moltb_plugin_"))
-                      and getattr(m, "__file__", None)]
+                      if name.startswith("molt_build") and getattr(m, "__file__", None)]
+        abs_files += plan.plugin_files
     elif snap is not None:   # carried forward from the snapshot this build started from
         build_files = [p for p, _ in snap["analysis"] if not os.path.isabs(p)]
         abs_files = [p for p, _ in snap["analysis"] if os.path.isabs(p)]

@@ -173,8 +173,9 @@ def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: floa
         report.rows_removed = len(drop)
     finally:
         cache.close()
+    grace_s = float(os.environ.get("MOLTB_PRUNE_GRACE_S", GRACE_S))
     for digest, exe, path, st in _walk_cas(cas):
-        if (digest, exe) in keep_blobs or now - st.st_mtime < GRACE_S:
+        if (digest, exe) in keep_blobs or now - st.st_mtime < grace_s:
             report.bytes_kept += st.st_size
             continue
         try:

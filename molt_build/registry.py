@@ -33,8 +33,15 @@ class Registry:
     rules: dict[str, Rule] = field(default_factory=dict)
     toolchains: dict[str, Toolchain] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)   # what plugins were loaded from (for snapshots)
+    _modules: set[int] = field(default_factory=set)
 
     def add_module(self, module, origin: str) -> None:
+        if id(module) in self._modules:   # e.g. one module listed in both entry-point groups
+            return
+        self._modules.add(id(module))
+        if getattr(module, "__file__", None) and not module.__name__.startswith("molt_build."):
+            self.files.append(module.__file__)
         found = False
         for r in getattr(module, "RULES", ()):
             self._add("rule", r.name, r, origin, self.rules)
@@ -90,6 +97,10 @@ def build_registry(root: str, plugin_dirs: list[str]) -> Registry:
     from importlib.metadata import entry_points
     for group in ("molt_build.rules", "molt_build.toolchains"):
         for ep in entry_points(group=group):
+            if ep.dist is not None and getattr(ep.dist, "_path", None):
+                meta = os.path.join(str(ep.dist._path), "entry_points.txt")
+                if os.path.exists(meta):
+                    reg.files.append(meta)
             try:
                 module = ep.load()
             except Exception as e:

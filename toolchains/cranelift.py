@@ -11,7 +11,7 @@ import hashlib
 import os
 import platform
 
-from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable
+from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
 from molt_build.toolchains.wasm import TARGET, python_tool, wasm_cc, wasmtime_version
 from molt_build.toolchains.zig import PROFILE_FLAGS, resolve_zig, zig_env
 
@@ -44,6 +44,24 @@ def engine_args(settings: dict) -> tuple[str, ...]:
     return tuple(args)
 
 
+def check_engine(ctx: ToolchainContext, eargs: tuple[str, ...]) -> None:
+    """Build the engine once in a child process (memoised per wasmtime install and
+    settings): a combination wasmtime rejects, or aborts on, becomes a clear error."""
+    import importlib.util
+    import sys
+    spec = importlib.util.find_spec("wasmtime")
+    identity = spec.origin if spec and spec.origin else sys.executable
+    try:
+        probe_tool(ctx, identity, [sys.executable, "-m", "molt_build.toolchains.wasm_engine", *eargs])
+    except OSError as e:
+        text = str(e)
+        reason = text.split("Err` value: ", 1)[1].splitlines()[0] if "Err` value: " in text else text
+        raise ToolchainUnavailable(f"wasmtime rejects the [workspace.toolchains.cranelift] settings "
+                                   f"({' '.join(eargs)}): {reason}",
+                                   hint="wasmtime 50 enables relaxed SIMD and other features by default; "
+                                        "turn dependent features off together") from None
+
+
 def host_cpu() -> str:
     """Cranelift targets the host CPU's features: a .cwasm is only valid on a like CPU."""
     flags = ""
@@ -66,6 +84,7 @@ class CraneliftToolchain(Toolchain):
         zig, zig_version = resolve_zig(ctx)
         wt = wasmtime_version()
         eargs = engine_args(dict(ctx.settings))
+        check_engine(ctx, eargs)
         py, py_dir = python_tool()
         cc = wasm_cc(ctx, zig_version)
         from dataclasses import replace

@@ -33,3 +33,26 @@ def make_engine(settings: dict):
         if name.startswith("wasm_"):
             setattr(cfg, name, value)
     return wasmtime.Engine(cfg)
+
+
+def check_main(argv: list[str]) -> int:
+    """`python -m molt_build.toolchains.wasm_engine FLAGS...`: build an engine with the
+    flags and compile an empty module. Run in a child process: an invalid
+    configuration may abort (a Rust panic) rather than raise."""
+    import wasmtime
+    settings, rest = parse_engine_flags(argv)
+    if rest:
+        print(f"unknown engine flags: {rest}")
+        return 2
+    try:
+        wasmtime.Module(make_engine(settings), b"\0asm\x01\0\0\0")
+    except wasmtime.WasmtimeError as e:
+        print(str(e).splitlines()[0])
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(check_main(sys.argv[1:]))
