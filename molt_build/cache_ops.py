@@ -15,6 +15,7 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from molt_build.action_cache import ActionCache, ActionResult, _retrying
@@ -32,7 +33,8 @@ def parse_size(text: str) -> int:
     m = _SIZE.fullmatch(text.strip())
     if not m:
         raise UsageError(f"bad size '{text}' (examples: 500M, 30G, 1T)")
-    return int(float(m.group(1)) * 1024 ** "kmgt".find(m.group(2).lower()) if m.group(2) else float(m.group(1)))
+    unit = m.group(2).lower()
+    return int(float(m.group(1)) * (1024 ** ("kmgt".find(unit) + 1) if unit else 1))
 
 
 def parse_age(text: str) -> float:
@@ -270,11 +272,20 @@ def export(cache_dir: str, dest: str) -> dict:
         out.commit()
         out.close()
         mode = "w:gz" if dest.endswith((".gz", ".tgz")) else "w"
-        with tarfile.open(dest, mode) as tar:
-            tar.add(snap, arcname="actions.db")
-            for digest, exe, path, _st in _walk_cas(cas):
-                tar.add(path, arcname=f"cas/{digest[:2]}/{digest}{'.x' if exe else ''}")
-                n += 1
+        partial = f"{dest}.partial.{os.getpid()}"   # a killed export leaves no tarball at `dest`
+        try:
+            with tarfile.open(partial, mode) as tar:
+                tar.add(snap, arcname="actions.db")
+                for digest, exe, path, _st in _walk_cas(cas):
+                    tar.add(path, arcname=f"cas/{digest[:2]}/{digest}{'.x' if exe else ''}")
+                    n += 1
+            os.replace(partial, dest)
+        except OSError as e:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
+            raise UsageError(f"cannot write {dest}: {e.strerror or e}") from None
     finally:
         cache.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -291,77 +302,88 @@ def import_(cache_dir: str, src: str) -> dict:
     paths, no `..`, no links or devices, and every blob must hash to its name."""
     try:
         tar = tarfile.open(src, "r:*")
-    except (OSError, tarfile.TarError) as e:
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
         raise ImportRefused(f"cannot read {src}: {e}") from None
     cas = CAS(cache_dir)
     staging = tempfile.mkdtemp(dir=cas.tmp, prefix="import.")
     try:
-        with tar:
-            members = tar.getmembers()
-            for m in members:
-                name = m.name
-                if name.startswith("/") or os.path.isabs(name):
-                    raise ImportRefused(f"{src}: member '{name}' has an absolute path")
-                if ".." in name.split("/"):
-                    raise ImportRefused(f"{src}: member '{name}' escapes with '..'")
-                if m.issym() or m.islnk():
-                    raise ImportRefused(f"{src}: member '{name}' is a link (to '{m.linkname}')")
-                if m.isdir():
-                    continue
-                if not m.isfile():
-                    raise ImportRefused(f"{src}: member '{name}' is not a regular file")
-                if name != "actions.db" and not _BLOB.fullmatch(name):
-                    raise ImportRefused(f"{src}: unexpected member '{name}'")
-                bm = _BLOB.fullmatch(name)
-                if bm and bm.group(1) != bm.group(2)[:2]:
-                    raise ImportRefused(f"{src}: member '{name}' is filed under the wrong prefix")
-            staged: list[tuple[str, bool, str]] = []
-            db_path = None
-            for i, m in enumerate(members):
-                if not m.isfile():
-                    continue
-                target = os.path.join(staging, f"m{i}")
-                with tar.extractfile(m) as f, open(target, "wb") as out:
-                    shutil.copyfileobj(f, out)
-                if m.name == "actions.db":
-                    db_path = target
-                    continue
-                bm = _BLOB.fullmatch(m.name)
-                if hash_file(target) != bm.group(2):
-                    raise ImportRefused(f"{src}: blob '{m.name}' does not match its digest")
-                staged.append((bm.group(2), bool(bm.group(3)), target))
-        rows = []
-        if db_path is not None:
-            try:
-                con = sqlite3.connect(db_path)
-                rows = con.execute("SELECT key, result, created, last_used FROM actions").fetchall()
-                con.close()
-            except sqlite3.Error as e:
-                raise ImportRefused(f"{src}: actions.db is not a moltb action cache: {e}") from None
-            for key, text, *_ in rows:
-                try:
-                    ActionResult.decode(text)
-                except (ValueError, TypeError) as e:
-                    raise ImportRefused(f"{src}: malformed entry {key}: {e}") from None
-        # Everything checked: now merge, blobs first, then the rows that name them.
-        for digest, exe, path in staged:
-            cas.put_file(path, digest, exe, move=True)
-        usable = [r for r in rows if all(cas.has(d, x) for d, x in blobs_of(ActionResult.decode(r[1])))]
-        cache = ActionCache(cache_dir)
-        try:
-            now = time.time()
-
-            def tx():
-                cache.db.execute("BEGIN IMMEDIATE")
-                cache.db.executemany("INSERT OR IGNORE INTO actions(key, result, created, last_used) "
-                                     "VALUES (?,?,?,?)", [(k, t, c, now) for k, t, c, _u in usable])
-                cache.db.execute("COMMIT")
-            _retrying(tx)
-        finally:
-            cache.close()
-        return {"blobs": len(staged), "entries": len(usable), "skipped_entries": len(rows) - len(usable)}
+        return _import_checked(tar, src, cas, cache_dir, staging)
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise ImportRefused(f"cannot read {src}: it is truncated or not a tarball ({e})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _import_checked(tar, src: str, cas: CAS, cache_dir: str, staging: str) -> dict:
+    """The checks and the merge of `import_` (see there)."""
+    with tar:
+        members = tar.getmembers()
+        for m in members:
+            name = m.name
+            if name.startswith("/") or os.path.isabs(name):
+                raise ImportRefused(f"{src}: member '{name}' has an absolute path")
+            if ".." in name.split("/"):
+                raise ImportRefused(f"{src}: member '{name}' escapes with '..'")
+            if m.issym() or m.islnk():
+                raise ImportRefused(f"{src}: member '{name}' is a link (to '{m.linkname}')")
+            if m.isdir():
+                continue
+            if not m.isfile():
+                raise ImportRefused(f"{src}: member '{name}' is not a regular file")
+            if name != "actions.db" and not _BLOB.fullmatch(name):
+                raise ImportRefused(f"{src}: unexpected member '{name}'")
+            bm = _BLOB.fullmatch(name)
+            if bm and bm.group(1) != bm.group(2)[:2]:
+                raise ImportRefused(f"{src}: member '{name}' is filed under the wrong prefix")
+        staged: list[tuple[str, bool, str]] = []
+        db_path = None
+        for i, m in enumerate(members):
+            if not m.isfile():
+                continue
+            target = os.path.join(staging, f"m{i}")
+            with tar.extractfile(m) as f, open(target, "wb") as out:
+                shutil.copyfileobj(f, out)
+            if m.name == "actions.db":
+                db_path = target
+                continue
+            bm = _BLOB.fullmatch(m.name)
+            if hash_file(target) != bm.group(2):
+                raise ImportRefused(f"{src}: blob '{m.name}' does not match its digest")
+            staged.append((bm.group(2), bool(bm.group(3)), target))
+    rows = []
+    if db_path is not None:
+        try:
+            con = sqlite3.connect(db_path)
+            rows = con.execute("SELECT key, result, created, last_used FROM actions").fetchall()
+            con.close()
+        except sqlite3.Error as e:
+            raise ImportRefused(f"{src}: actions.db is not a moltb action cache: {e}") from None
+        for key, text, *_ in rows:
+            try:
+                result = ActionResult.decode(text)
+            except (ValueError, TypeError) as e:
+                raise ImportRefused(f"{src}: malformed entry {key}: {e}") from None
+            for path, *_rest in result.outputs:
+                if not isinstance(path, str) or os.path.isabs(path) or ".." in path.split("/") \
+                        or not path.startswith("moltb-out/"):
+                    raise ImportRefused(f"{src}: entry {key} names an output outside moltb-out/: {path!r}")
+    # Everything checked: now merge, blobs first, then the rows that name them.
+    for digest, exe, path in staged:
+        cas.put_file(path, digest, exe, move=True)
+    usable = [r for r in rows if all(cas.has(d, x) for d, x in blobs_of(ActionResult.decode(r[1])))]
+    cache = ActionCache(cache_dir)
+    try:
+        now = time.time()
+
+        def tx():
+            cache.db.execute("BEGIN IMMEDIATE")
+            cache.db.executemany("INSERT OR IGNORE INTO actions(key, result, created, last_used) "
+                                 "VALUES (?,?,?,?)", [(k, t, c, now) for k, t, c, _u in usable])
+            cache.db.execute("COMMIT")
+        _retrying(tx)
+    finally:
+        cache.close()
+    return {"blobs": len(staged), "entries": len(usable), "skipped_entries": len(rows) - len(usable)}
 
 
 def to_json(obj) -> str:

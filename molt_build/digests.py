@@ -52,6 +52,10 @@ class DigestCache:
         self._this_build[rel] = d
         return d
 
+    def new_build(self) -> None:
+        """Forget what this build stat'ed (for a cache kept across builds)."""
+        self._this_build.clear()
+
     def _digest(self, rel: str, abspath: str) -> str:
         st = os.stat(abspath)
         ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)

@@ -56,6 +56,13 @@ class KeyLocks:
         lock = self._held.pop(key, None)
         if lock is not None:
             lock.release()
+            # Remove the file so lock files do not pile up. A process that opened it
+            # just before sees, once it holds the lock, that the inode was unlinked
+            # (filelock checks st_nlink) and starts over on a new file.
+            try:
+                os.unlink(os.path.join(self.dir, key + ".lock"))
+            except OSError:
+                pass
 
     def release_all(self) -> None:
         for key in list(self._held):

@@ -304,6 +304,12 @@ class Scheduler:
         return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
+        declared = {o.path for o in node.action.outputs}
+        if {p for p, _d, _s, _x in hit.outputs} != declared:
+            # An entry that names other paths than the action declares (a poisoned or
+            # foreign cache) is never materialized: treat it as a miss.
+            self.events.emit("cache_mismatch", label=str(node.action.owner), key=key)
+            return False
         try:
             for path, digest, _size, exe in hit.outputs:
                 self._materialize(path, digest, exe, verify=True)

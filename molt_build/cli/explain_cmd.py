@@ -39,7 +39,7 @@ def explain(
                            DigestCache(os.path.join(plan.root, STATE_DIR, "digests.marshal")))
     finally:
         cache.close()
-    top = {l for l, _c, _p in plan.top_level}
+    top = {t[0] for t in plan.top_level}
     runs = 0
     for node, verdict, reasons in verdicts:
         a = node.action
