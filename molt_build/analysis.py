@@ -54,7 +54,7 @@ class ToolchainResolver:
 
 def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], order: list[Label],
             requested: list[Label], explicit: set[Label], toolchain_names: list[str],
-            profile: str) -> AnalysisResult:
+            profile: str, options: dict | None = None) -> AnalysisResult:
     result = AnalysisResult()
     resolver = ToolchainResolver(ws, registry, profile)
     requested_set = set(requested)
@@ -80,7 +80,7 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
                     continue
                 raise AnalysisError(f"dependency '{bad[0]}' cannot be built with toolchain '{tc_name}'",
                                     file=t.file, target=label.name)
-            ct = _analyze_one(t, config, out_root, profile, resolver, tc_name, result)
+            ct = _analyze_one(t, config, out_root, profile, resolver, tc_name, result, options)
             result.configured[(config, label)] = ct
             result.actions.extend(ct.actions)
             if label in requested_set:
@@ -91,7 +91,7 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
 
 
 def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: ToolchainResolver,
-                 tc_name: str, result: AnalysisResult) -> ConfiguredTarget:
+                 tc_name: str, result: AnalysisResult, options: dict | None = None) -> ConfiguredTarget:
     def dep_of(label: Label) -> ConfiguredTarget:
         return result.configured[(config, label)]
 
@@ -107,7 +107,7 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
     deps = {attr: tuple(Dep(l, dep_of(l).providers) for l in labels) for attr, labels in t.deps.items()}
     try:
         toolchain = resolver.get(tc_name) if t.rule.uses_toolchain else None
-        ctx = RuleContext(t.label, t.attrs, t.rule, toolchain, profile, out_root, sources, deps)
+        ctx = RuleContext(t.label, t.attrs, t.rule, toolchain, profile, out_root, sources, deps, options)
         provided = t.rule.impl(ctx) or ()
     except MoltbError as e:
         if not isinstance(e, ToolchainUnavailable):

@@ -144,7 +144,7 @@ class RuleContext:
 
     def __init__(self, label: Label, attrs: Attrs, rule: Rule, toolchain: ToolchainInfo | None,
                  profile: str, out_root: str, sources: Mapping[str, tuple[File, ...]],
-                 deps: Mapping[str, tuple[Dep, ...]]):
+                 deps: Mapping[str, tuple[Dep, ...]], options: Mapping[str, Any] | None = None):
         self.label = label
         self.attrs = attrs
         self.rule = rule
@@ -156,6 +156,17 @@ class RuleContext:
         self._deps = deps
         self.actions: list[Action] = []
         self.declared: dict[str, File] = {}
+        self._options = dict(options or {})
+
+    @property
+    def host_python(self) -> str:
+        """The interpreter running moltb (for rules that run Python programs)."""
+        import sys
+        return sys.executable
+
+    def test_option(self, name: str, default: Any = None) -> Any:
+        """A request-level option for test rules (e.g. `runs_per_test`)."""
+        return self._options.get(name, default)
 
     @property
     def package(self) -> str:
@@ -186,7 +197,7 @@ class RuleContext:
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
                outputs: Iterable[File], env: Mapping[str, str] | None = None,
                progress: str = "", timeout: float | None = None,
-               uses_toolchain: bool | None = None) -> Action:
+               uses_toolchain: bool | None = None, test: bool = False) -> Action:
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
@@ -206,7 +217,7 @@ class RuleContext:
         act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
                      env=tuple(sorted((env or {}).items())), progress=progress or f"{mnemonic} {self.label}",
                      timeout=timeout, uses_toolchain=use_tc and self.toolchain is not None,
-                     config=posixpath.basename(self.out_root))
+                     config=posixpath.basename(self.out_root), test=test)
         self.actions.append(act)
         return act
 

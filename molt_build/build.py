@@ -40,6 +40,11 @@ class BuildRequest:
     cwd: str = ""
     sig_options: dict[str, list[str]] = field(default_factory=dict)
     profile_out: str | None = None
+    command: str = "build"               # or "test": also run the tests and report them
+    runs_per_test: int = 1
+    flaky_retries: int = 0
+    test_output: str = "errors"          # errors | all | summary
+    junit: str | None = None
 
 
 @dataclass
@@ -50,6 +55,7 @@ class BuildOutcome:
     root: str = ""
     event_log: str = ""
     plan: object = None          # the _Plan that ran: top-level targets, toolchains
+    tests: dict = field(default_factory=lambda: dict(EMPTY_TESTS))
 
 
 def default_jobs() -> int:
@@ -134,6 +140,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         err.write(f"INFO: event log: {events.path}\n")
     try:
         plan = cached or _analyze(ws, req, cwd)
+        if req.command == "build":   # test targets are built, their runs are `moltb test`'s
+            plan.actions = [a for a in plan.actions if not a.test]
         outcome.analysis = plan.analysis
         outcome.plan = plan
         for label, config, *_ in plan.top_level:
@@ -154,7 +162,7 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         s = outcome.stats
         actions = {"total": s.total, "executed": s.executed, "cached": s.cached, "failed": s.failed} \
             if s is not None else {"total": 0, "executed": 0, "cached": 0, "failed": 0}
-        events.emit("build_finished", exit_code=outcome.exit_code, actions=actions, tests=dict(EMPTY_TESTS))
+        events.emit("build_finished", exit_code=outcome.exit_code, actions=actions, tests=outcome.tests)
         events.close()
     return outcome
 
@@ -202,7 +210,8 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     profile = req.profile or ws.config.default_profile
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
-    result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile)
+    result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile,
+                     options={"runs_per_test": req.runs_per_test})
     top = []
     for ct in result.top_level:
         info = ct.providers[DefaultInfo]
@@ -249,7 +258,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,
                       executor, events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
-                      explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks)
+                      explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks,
+                      flaky_retries=req.flaky_retries)
     started = time.monotonic()
     stats = None
     try:
@@ -267,10 +277,10 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         if trace:
             trace.write(req.profile_out)
     outcome.stats = stats
-    ok = stats.failed == 0
+    ok = stats.failed == stats.test_failed      # failed test runs are test results, not build failures
     outcome.exit_code = EXIT_OK if ok else EXIT_BUILD_FAILED
     if not req.quiet:   # -q keeps errors and the summary line
-        if ok and len(plan.top_level) <= 10:
+        if ok and len(plan.top_level) <= 10 and req.command == "build":
             for label, config, paths, _exe in plan.top_level:
                 shown = " ".join(paths)
                 err.write(f"Target {label} ({config}) up-to-date{': ' + shown if shown else ''}\n")
@@ -283,8 +293,17 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
             err.write(f"WARNING: {stats.corrupt} corrupt cache entr{'y' if stats.corrupt == 1 else 'ies'} "
                       f"found and rebuilt\n")
         err.write("INFO: Build completed successfully\n" if ok else
-                  f"FAILED: Build did NOT complete successfully ({stats.failed} failed, "
+                  f"FAILED: Build did NOT complete successfully ({stats.failed - stats.test_failed} failed, "
                   f"{stats.skipped} not run)\n")
+    if req.command == "test":
+        from molt_build import testing
+        tests = testing.collect(sched.tests.values(), cas)
+        outcome.tests = testing.write_reports(plan.root, tests, req.jobs or default_jobs(), req.junit)
+        testing.print_results(tests, plan.root, req.test_output, err)
+        c = outcome.tests
+        err.write(f"INFO: {len(tests)} test targets: {c['passed']} passed ({c['cached']} cached), "
+                  f"{c['failed']} failed, {c['flaky']} flaky\n")
+        outcome.exit_code = testing.exit_code(ok, tests)
     if ok and req.use_cache:
         _snapshot(plan, req, cwd, graph, sched)
 

@@ -122,6 +122,8 @@ class LocalExecutor:
         env = dict(spawn.env)
         env.update(self.private_env)
         env["TMPDIR"] = sb.tmp
+        env["TEST_TMPDIR"] = sb.tmp          # for test runs (harmless elsewhere); never keyed
+        env["TEST_SRCDIR"] = sb.exec_root
         start = time.monotonic()
         timed_out = False
         try:

@@ -70,6 +70,7 @@ class Action:
     timeout: float | None = None
     uses_toolchain: bool = True
     config: str = ""
+    test: bool = False            # a test run: its failure is a test result, not a build failure
 
 
 # ------------------------------------------------------------------------ toolchains

@@ -21,6 +21,7 @@ BUILTIN_MODULES = (
     "molt_build.rules.genrule",
     "molt_build.rules.c",
     "molt_build.rules.python",
+    "molt_build.rules.tests",
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",

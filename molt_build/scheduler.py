@@ -43,9 +43,26 @@ class BuildStats:
     failed: int = 0
     skipped: int = 0
     corrupt: int = 0
+    test_failed: int = 0         # failed test runs (counted in `failed` too; not build failures)
     lock_waits: int = 0          # actions another process was running when we needed them
     lock_wait_s: float = 0.0
     failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TestOutcome:
+    """One test run's result: PASSED, FAILED, FLAKY or TIMEOUT."""
+
+    label: str
+    action: object
+    status: str
+    cached: bool
+    duration: float
+    attempts: int = 1
+    stdout: bytes = b""
+    stderr: bytes = b""
+    stdout_digest: str = ""
+    stderr_digest: str = ""
 
 
 @dataclass(slots=True)
@@ -64,7 +81,8 @@ class Scheduler:
                  cache: ActionCache, cas: CAS, digests: DigestCache, executor: LocalExecutor,
                  events: EventLog, progress: Progress, jobs: int, keep_going: bool = False,
                  use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
-                 prior: dict | None = None, dirty: set[str] | None = None, locks=None):
+                 prior: dict | None = None, dirty: set[str] | None = None, locks=None,
+                 flaky_retries: int = 0):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -81,6 +99,9 @@ class Scheduler:
         self.explain = explain
         self.trace = trace
         self.locks = locks                              # KeyLocks, or None: no cross-process dedupe
+        self.flaky_retries = flaky_retries
+        self.tests: dict[int, TestOutcome] = {}         # node id -> result of a test run
+        self._attempts: dict[int, int] = {}
         self._waiting: list[tuple[Node, _Ready]] = []  # keys another process holds
         self._runnable: list[tuple[Node, _Ready]] = []  # claimed after a wait: run next
         self._to_release: list[str] = []                # keys whose result awaits commit
@@ -238,7 +259,7 @@ class Scheduler:
     def _up_to_date(self, node: Node) -> bool:
         """Nothing the action read or wrote moved since its last successful run."""
         prev = self.prior.get(node.identity)
-        if prev is None:
+        if prev is None or node.action.test:   # a test's report needs its cached log
             return False
         dirty = self.dirty
         a = node.action
@@ -321,6 +342,9 @@ class Scheduler:
                                 f"corrupt (blob {c.digest}); running the action again")
             return False
         self.stats.cached += 1
+        if node.action.test:
+            self._record_test(node, TestOutcome(str(node.action.owner), node.action, "PASSED", True, hit.duration,
+                                                stdout_digest=hit.stdout, stderr_digest=hit.stderr))
         self._note_outputs(node, key, hit.outputs)
         self._record_success(node, key, "cached", 0.0)
         self.progress.advance(None)
@@ -354,6 +378,9 @@ class Scheduler:
                 self.locks.release(ready.key)   # nothing to wait for: a failure is never cached
             if res.cancelled:
                 return
+            if a.test and not res.error and not res.missing:
+                self._test_failed(node, ready, res)
+                return
             if res.timed_out:
                 why = f"timed out after {ready.spawn.timeout:g}s"
             elif res.modified:
@@ -377,6 +404,10 @@ class Scheduler:
             self._to_release.append(ready.key)   # released once the row is committed
         self.cache.remember(node.identity, ready.key, ready.components, res.duration)
         self.stats.executed += 1
+        if a.test:
+            attempts = self._attempts.get(node.id, 0) + 1
+            self._record_test(node, TestOutcome(str(a.owner), a, "FLAKY" if attempts > 1 else "PASSED", False,
+                                                res.duration, attempts, res.stdout, res.stderr))
         self._note_outputs(node, ready.key, res.outputs)
         self._record_success(node, ready.key, "executed", round(res.duration, 4))
         self.progress.advance(a.progress)
@@ -394,6 +425,31 @@ class Scheduler:
         head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
         self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
         self.finished_events.append(head + '"cached","duration":0.0}')
+
+    def _test_failed(self, node: Node, ready: _Ready, res: SpawnResult) -> None:
+        """A test run failed: retry it while --flaky-retries allow, else record it.
+        A test failure is a result, not a build failure: the build goes on."""
+        attempts = self._attempts.get(node.id, 0) + 1
+        self._attempts[node.id] = attempts
+        if attempts <= self.flaky_retries:
+            self._runnable.append((node, ready))
+            return
+        a = node.action
+        status = "TIMEOUT" if res.timed_out else "FAILED"
+        self.events.emit("action_finished", label=str(a.owner), mnemonic=a.mnemonic, key=ready.key,
+                         status="failed", duration=round(res.duration, 4), reason=status.lower())
+        self.progress.advance(None)
+        self.stats.failed += 1
+        self.stats.test_failed += 1
+        self._record_test(node, TestOutcome(str(a.owner), a, status, False, res.duration, attempts,
+                                            res.stdout, res.stderr))
+        self._failed.add(node.id)
+
+    def _record_test(self, node: Node, outcome: TestOutcome) -> None:
+        self.tests[node.id] = outcome
+        self.events.emit("test_result", label=outcome.label, run=node.action.outputs[0].path,
+                         status=outcome.status, cached=outcome.cached, duration=round(outcome.duration, 4),
+                         attempts=outcome.attempts)
 
     def _discard_modified(self, paths: list[str]) -> None:
         """An action wrote into generated inputs: their blob (and the workspace outputs

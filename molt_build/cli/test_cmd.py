@@ -1,0 +1,45 @@
+"""`moltb test`."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from molt_build.cli import app
+from molt_build.cli.common import CacheDir, Color, Quiet, Verbose
+
+
+@app.command()
+def test(
+    patterns: Annotated[list[str], typer.Argument(help="Test targets or patterns: //pkg:t, //pkg/..., //...")],
+    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", help="Parallel actions.")] = None,
+    keep_going: Annotated[bool, typer.Option("-k", "--keep-going", help="Go on after a build failure.")] = False,
+    toolchain: Annotated[Optional[list[str]], typer.Option("--toolchain", help="Toolchain (repeatable).")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="dev or release.")] = None,
+    runs_per_test: Annotated[int, typer.Option("--runs-per-test", min=1, help="Run each test N times.")] = 1,
+    flaky_retries: Annotated[int, typer.Option("--flaky-retries", min=0,
+                                               help="Retry a failing run N times; a later pass is FLAKY.")] = 0,
+    test_output: Annotated[str, typer.Option("--test-output", help="errors, all or summary.")] = "errors",
+    junit: Annotated[Optional[str], typer.Option("--junit", help="Also write the JUnit XML here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
+    cache_dir: CacheDir = None,
+    color: Color = "auto",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Build what the tests need, run them (passing results are cached) and report."""
+    from molt_build.build import BuildRequest, run_build
+    if test_output not in ("errors", "all", "summary"):
+        raise typer.BadParameter("must be errors, all or summary", param_hint="--test-output")
+    sig: dict[str, list[str]] = {"command": ["test"], "--runs-per-test": [str(runs_per_test)]}
+    if toolchain:
+        sig["--toolchain"] = list(toolchain)
+    for name, value in (("--profile", profile), ("--cache-dir", cache_dir)):
+        if value is not None:
+            sig[name] = [value]
+    req = BuildRequest(patterns=patterns, jobs=jobs, keep_going=keep_going, toolchains=toolchain or [],
+                       profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
+                       verbose=verbose, color=color, sig_options=sig, command="test",
+                       runs_per_test=runs_per_test, flaky_retries=flaky_retries, test_output=test_output,
+                       junit=junit)
+    raise typer.Exit(run_build(req).exit_code)

@@ -1,0 +1,125 @@
+"""Test reports for `moltb test`: one log per test under `moltb-out/testlogs/`,
+`summary.json`, `failures.txt` (one label per line, re-runnable with
+`moltb test $(cat failures.txt)`) and `junit.xml`, written afresh by each invocation;
+the event log keeps the history."""
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+from molt_build.errors import EXIT_BUILD_FAILED, EXIT_NO_TESTS, EXIT_OK, EXIT_TESTS_FAILED
+from molt_build.layout import TESTLOGS_DIR
+
+FAILING = ("FAILED", "TIMEOUT", "XPASS", "OOM")
+ORDER = {"PASSED": 0, "SKIPPED": 0, "XFAIL": 1, "FLAKY": 2, "FAILED": 3, "TIMEOUT": 4, "XPASS": 4, "OOM": 5}
+
+
+def counts_of(tests: list[dict]) -> dict:
+    c = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0}
+    for t in tests:
+        s = t["status"]
+        if t["cached"]:
+            c["cached"] += 1
+        if s == "PASSED":
+            c["passed"] += 1
+        elif s == "FLAKY":
+            c["flaky"] += 1
+        elif s == "XFAIL":
+            c["xfail"] += 1
+        elif s == "SKIPPED":
+            c["skipped"] += 1
+        else:
+            c["failed"] += 1
+    return c
+
+
+def collect(outcomes, cas) -> list[dict]:
+    """Per label: the worst status of its runs and shards, and their logs."""
+    by_label: dict[str, list] = {}
+    for o in outcomes:
+        by_label.setdefault(o.label, []).append(o)
+    tests = []
+    for label in sorted(by_label):
+        runs = by_label[label]
+        status = max((r.status for r in runs), key=lambda s: ORDER.get(s, 3))
+        parts = []
+        for r in sorted(runs, key=lambda r: r.action.outputs[0].path):
+            out = r.stdout or (cas.read_bytes(r.stdout_digest) if r.stdout_digest else b"") or b""
+            err = r.stderr or (cas.read_bytes(r.stderr_digest) if r.stderr_digest else b"") or b""
+            head = f"==> {r.action.progress} ({r.status}{', cached' if r.cached else ''}" \
+                   f"{f', {r.attempts} attempts' if r.attempts > 1 else ''})\n"
+            parts.append(head.encode() + out + err)
+        tests.append({"label": label, "status": status, "cached": all(r.cached for r in runs),
+                      "duration_s": round(sum(r.duration for r in runs), 3), "max_rss_kb": None,
+                      "runs": len(runs), "log_bytes": b"".join(parts)})
+    return tests
+
+
+def log_path(root: str, label: str) -> str:
+    pkg, name = label[2:].split(":", 1)
+    return os.path.join(root, TESTLOGS_DIR, pkg, name, "test.log")
+
+
+def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None) -> dict:
+    base = os.path.join(root, TESTLOGS_DIR)
+    os.makedirs(base, exist_ok=True)
+    for t in tests:
+        p = log_path(root, t["label"])
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(t.pop("log_bytes"))
+        t["log"] = os.path.relpath(p, root)
+    counts = counts_of(tests)
+    summary = {"counts": counts, "jobs": jobs, "limits": {}, "rss": {}, "tests": tests}
+    _atomic(os.path.join(base, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    _atomic(os.path.join(base, "failures.txt"), "".join(f"{t['label']}\n" for t in tests if t["status"] in FAILING))
+    suite = ET.Element("testsuite", name="moltb", tests=str(len(tests)),
+                       failures=str(sum(t["status"] in FAILING for t in tests)),
+                       time=f"{sum(t['duration_s'] for t in tests):.3f}")
+    for t in tests:
+        pkg, name = t["label"][2:].split(":", 1)
+        case = ET.SubElement(suite, "testcase", classname=pkg or "//", name=t["label"], time=f"{t['duration_s']:.3f}")
+        if t["status"] in FAILING:
+            with open(os.path.join(root, t["log"]), "rb") as f:
+                tail = f.read()[-4000:].decode(errors="replace")
+            failure = ET.SubElement(case, "failure", message=t["status"])
+            failure.text = tail
+        elif t["status"] in ("SKIPPED", "XFAIL"):
+            ET.SubElement(case, "skipped", message=t["status"])
+    tree = ET.ElementTree(ET.Element("testsuites"))
+    tree.getroot().append(suite)
+    xml_text = ET.tostring(tree.getroot(), encoding="unicode", xml_declaration=True)
+    _atomic(os.path.join(base, "junit.xml"), xml_text + "\n")
+    if junit:
+        _atomic(os.path.abspath(junit), xml_text + "\n")
+    return counts
+
+
+def _atomic(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def print_results(tests: list[dict], root: str, mode: str, err) -> None:
+    for t in tests:
+        cached = "(cached) " if t["cached"] else ""
+        err.write(f"{t['label']:<50} {cached}{t['status']} in {t['duration_s']:.1f}s\n")
+        failing = t["status"] in FAILING
+        if (mode == "all") or (mode == "errors" and failing):
+            with open(os.path.join(root, t["log"]), "rb") as f:
+                text = f.read().decode(errors="replace").rstrip()
+            if text:
+                err.write(text + "\n")
+        elif failing:
+            err.write(f"  log: {t['log']}\n")
+
+
+def exit_code(build_ok: bool, tests: list[dict]) -> int:
+    if not build_ok:
+        return EXIT_BUILD_FAILED
+    if not tests:
+        return EXIT_NO_TESTS
+    return EXIT_TESTS_FAILED if any(t["status"] in FAILING for t in tests) else EXIT_OK
