@@ -93,6 +93,19 @@ def run(kind: str, args, root: Path) -> dict[str, dict]:
     return rows
 
 
+def code_commit() -> str:
+    """The commit of the molt_build that `moltb` imports (a PYTHONPATH worktree or this
+    checkout), plus a mark when that tree has uncommitted changes to the code."""
+    probe = subprocess.run([sys.executable, "-c", "import molt_build, os; print(os.path.dirname(molt_build.__file__))"],
+                           capture_output=True, text=True)
+    tree = Path(probe.stdout.strip() or REPO / "molt_build").parent
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "molt_build", "rules", "toolchains"], cwd=tree,
+                           capture_output=True, text=True).stdout.strip()
+    return commit + (" (+ uncommitted changes)" if dirty else "")
+
+
 def machine() -> str:
     cpu = "?"
     try:
@@ -139,11 +152,7 @@ def main() -> None:
     text = table(result)
     print(text)
     if args.record:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True).stdout.strip()
-        dirty = " (+ uncommitted changes)" if subprocess.run(["git", "status", "--porcelain", "--", "molt_build",
-                                                              "rules", "toolchains"], cwd=REPO, capture_output=True,
-                                                             text=True).stdout.strip() else ""
+        commit, dirty = code_commit(), ""
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         out = REPO / "docs" / "benchmarks" / "peers.md"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import DEFAULT_GEN, REPO, machine, moltb_cmd  # noqa: E402
+from peers import DEFAULT_GEN, REPO, code_commit, machine, moltb_cmd  # noqa: E402
 
 
 def gen(gen_py: Path, ws: Path, compiler: str) -> None:
@@ -149,8 +149,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.record:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True).stdout.strip()
+        commit = code_commit()
         from datetime import datetime, timezone
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         out = REPO / "docs" / "benchmarks" / "shared-cache.md"
