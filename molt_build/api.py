@@ -197,7 +197,7 @@ class RuleContext:
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
                outputs: Iterable[File], env: Mapping[str, str] | None = None,
                progress: str = "", timeout: float | None = None,
-               uses_toolchain: bool | None = None, test: bool = False) -> Action:
+               uses_toolchain: bool | None = None, test: bool = False, retries: int = 0) -> Action:
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
@@ -217,7 +217,7 @@ class RuleContext:
         act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
                      env=tuple(sorted((env or {}).items())), progress=progress or f"{mnemonic} {self.label}",
                      timeout=timeout, uses_toolchain=use_tc and self.toolchain is not None,
-                     config=posixpath.basename(self.out_root), test=test)
+                     config=posixpath.basename(self.out_root), test=test, retries=retries)
         self.actions.append(act)
         return act
 

@@ -141,7 +141,10 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     try:
         plan = cached or _analyze(ws, req, cwd)
         if req.command == "build":   # test targets are built, their runs are `moltb test`'s
+            markers = {o.path for a in plan.actions if a.test for o in a.outputs}
             plan.actions = [a for a in plan.actions if not a.test]
+            plan.top_level = [(l, c, [p for p in paths if p not in markers], exe)
+                              for l, c, paths, exe in plan.top_level]
         outcome.analysis = plan.analysis
         outcome.plan = plan
         for label, config, *_ in plan.top_level:

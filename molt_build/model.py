@@ -71,6 +71,7 @@ class Action:
     uses_toolchain: bool = True
     config: str = ""
     test: bool = False            # a test run: its failure is a test result, not a build failure
+    retries: int = 0              # a test run's own retry budget (flaky tests)
 
 
 # ------------------------------------------------------------------------ toolchains

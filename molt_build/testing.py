@@ -8,7 +8,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
-from molt_build.errors import EXIT_BUILD_FAILED, EXIT_NO_TESTS, EXIT_OK, EXIT_TESTS_FAILED
+from molt_build.errors import EXIT_BUILD_FAILED, EXIT_NO_TESTS, EXIT_OK, EXIT_TESTS_FAILED, UsageError
 from molt_build.layout import TESTLOGS_DIR
 
 FAILING = ("FAILED", "TIMEOUT", "XPASS", "OOM")
@@ -92,7 +92,12 @@ def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None) ->
     xml_text = ET.tostring(tree.getroot(), encoding="unicode", xml_declaration=True)
     _atomic(os.path.join(base, "junit.xml"), xml_text + "\n")
     if junit:
-        _atomic(os.path.abspath(junit), xml_text + "\n")
+        path = os.path.abspath(junit)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _atomic(path, xml_text + "\n")
+        except OSError as e:
+            raise UsageError(f"cannot write --junit {junit}: {e.strerror or e}") from None
     return counts
 
 

@@ -10,6 +10,7 @@ from typing import Union
 
 from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceList
 
+FLAKY_RETRIES = 2   # a `flaky = true` test gets three attempts, as in Bazel
 TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
 # `"$@" && : > "$0"`: run the test (its arguments follow), and create the marker ($0)
 # only when it exits 0; the exit status is the test's.
@@ -55,7 +56,8 @@ def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1):
                 env["TEST_RUN_NUMBER"] = str(run + 1)
             ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, *argv, *a.args],
                        inputs=inputs, outputs=[marker], env=env, timeout=timeout_seconds(a.timeout),
-                       progress=f"Testing {ctx.label}{suffix.replace('_', ' ')}", test=True)
+                       progress=f"Testing {ctx.label}{suffix.replace('_', ' ')}", test=True,
+                       retries=FLAKY_RETRIES if a.flaky else 0)
             markers.append(marker)
     return markers
 
