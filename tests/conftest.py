@@ -63,6 +63,14 @@ class TempWorkspace:
         return self.root / "moltb-out" / config / rel
 
 
+@pytest.fixture(autouse=True)
+def _drop_lock_dirs(tmp_path):
+    """Every test's caches live under tmp_path: remove their lock directories (tmpfs)."""
+    yield
+    from lock_dirs import drop_lock_dirs
+    drop_lock_dirs(tmp_path)
+
+
 @pytest.fixture
 def ws(tmp_path) -> TempWorkspace:
     return TempWorkspace(tmp_path / "ws", tmp_path / "cache")

@@ -6,7 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 
 
 def drop_lock_dirs(base: Path) -> None:
@@ -18,9 +17,3 @@ def drop_lock_dirs(base: Path) -> None:
             continue
         if os.path.dirname(d) == TMPFS and os.path.basename(d).startswith("moltb-locks-"):
             shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def _drop_lock_dirs_after_each_test(tmp_path):
-    yield
-    drop_lock_dirs(tmp_path)

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from lock_dirs import _drop_lock_dirs_after_each_test, drop_lock_dirs  # noqa: F401
+from lock_dirs import drop_lock_dirs
 
 from molt_build.digests import hash_bytes
 

@@ -10,7 +10,7 @@ import signal
 import sqlite3
 import time
 
-from lock_dirs import _drop_lock_dirs_after_each_test  # noqa: F401
+
 
 HEADER = """\
 [workspace]

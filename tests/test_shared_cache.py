@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from lock_dirs import _drop_lock_dirs_after_each_test, drop_lock_dirs  # noqa: F401
+from lock_dirs import drop_lock_dirs
 
 HEADER = """\
 [workspace]
