@@ -21,7 +21,7 @@ from molt_build.model import Action, DefaultInfo, File, Provider, ToolchainInfo 
 
 __all__ = [
     "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
-    "LabelList", "Provider", "Rule", "RuleContext", "SourceList", "Toolchain",
+    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Toolchain",
     "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
 ]
 
@@ -43,6 +43,7 @@ SOURCES = _SourceMarker()
 
 LabelList = Annotated[list[str], LABELS]
 SourceList = Annotated[list[str], SOURCES]
+SourceFile = Annotated[str, SOURCES]       # one source path or label (e.g. a test's `src`)
 
 
 class Attrs(BaseModel):

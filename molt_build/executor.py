@@ -60,13 +60,11 @@ def _read_tail(path: str) -> bytes:
 
 
 class LocalExecutor:
-    def __init__(self, sandbox_base: str, cas: CAS, workspace_root: str,
-                 private_env: dict[str, str] | None = None):
+    def __init__(self, sandbox_base: str, cas: CAS, workspace_root: str):
         self.sandbox_base = sandbox_base
         self.cas = cas
         self.workspace_dev = device_of(workspace_root)
         self.cas_dev = device_of(cas.root if os.path.isdir(cas.root) else os.path.dirname(cas.root))
-        self.private_env = private_env or {}
         self._procs: set[subprocess.Popen] = set()
         self._trash: list[str] = []
         self._removers: list[subprocess.Popen] = []
@@ -120,7 +118,6 @@ class LocalExecutor:
         except OSError as e:
             return SpawnResult(-1, error=f"cannot prepare the sandbox: {e}")
         env = dict(spawn.env)
-        env.update(self.private_env)
         env["TMPDIR"] = sb.tmp
         env["TEST_TMPDIR"] = sb.tmp          # for test runs (harmless elsewhere); never keyed
         env["TEST_SRCDIR"] = sb.exec_root

@@ -187,13 +187,10 @@ class Loader:
         for attr in fields_of(rule.attrs, LABELS):
             target.deps[attr] = [self._dep_label(v, pkg, display, name, attr) for v in getattr(attrs, attr)]
         for attr in fields_of(rule.attrs, SOURCES):
-            target.sources[attr] = self._sources(getattr(attrs, attr), pkg, display, name, attr)
-        for attr in ("src",):  # single-source convenience attribute
-            if attr in rule.attrs.model_fields and isinstance(getattr(attrs, attr), str) \
-                    and attr not in target.sources:
-                val = getattr(attrs, attr)
-                if val:
-                    target.sources[attr] = self._sources([val], pkg, display, name, attr)
+            value = getattr(attrs, attr)
+            if isinstance(value, str):   # a single-source attribute (SourceFile)
+                value = [value] if value else []
+            target.sources[attr] = self._sources(value, pkg, display, name, attr)
         return target
 
     def _dep_label(self, text, pkg, display, name, attr) -> Label:

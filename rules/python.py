@@ -3,14 +3,14 @@ turns the program into C, one compiles the C, one links the executable. A toolch
 without a Python frontend (wasm, cranelift) is refused with its reason."""
 from __future__ import annotations
 
-from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceList
+from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
 from molt_build.rules.c import link_executable
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
 
 class PyBinaryAttrs(Attrs):
-    src: str = Field(description="The program's main .py file.")
+    src: SourceFile = Field(description="The program's main .py file.")
     srcs: SourceList = Field(default_factory=list, description="Other files the program needs at build time.")
     copts: list[str] = Field(default_factory=list, description="Extra flags for compiling the generated C.")
 

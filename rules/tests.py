@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceList
+from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
 
 FLAKY_RETRIES = 2   # a `flaky = true` test gets three attempts, as in Bazel
 TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
@@ -18,7 +18,7 @@ RUN_AND_MARK = '"$@" && : > "$0"'
 
 
 class TestAttrs(Attrs):
-    src: str = Field(description="The test program (a shell script for sh_test, a .py file for py_test).")
+    src: SourceFile = Field(description="The test program (a shell script for sh_test, a .py file for py_test).")
     srcs: SourceList = Field(default_factory=list, description="Other files the test reads.")
     args: list[str] = Field(default_factory=list, description="Arguments passed to the test.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")

@@ -13,6 +13,28 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The root BUILD.toml line most test workspaces start with.
+HEADER = """\
+[workspace]
+name = "t"
+
+"""
+
+# A source-driven genrule and a dependent that also reads a source of its own.
+UPPER = {"BUILD.toml": HEADER + """\
+[upper]
+rule = "genrule"
+srcs = ["in.txt"]
+outs = ["upper.txt"]
+cmd = "tr a-z A-Z < $< > $@"
+
+[use]
+rule = "genrule"
+srcs = [":upper", "own.txt"]
+outs = ["use.txt"]
+cmd = "cat $(SRCS) > $@"
+""", "in.txt": "hello\n", "own.txt": "own 1\n"}
+
 
 class TempWorkspace:
     """A workspace in a temp dir with its own cache; `run` invokes the real CLI."""

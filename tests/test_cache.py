@@ -12,12 +12,8 @@ import pytest
 from molt_build import cas as cas_mod
 from molt_build.cas import CAS
 from molt_build.digests import hash_bytes
+from conftest import HEADER, UPPER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 # --------------------------------------------------------------------------- CAS
 
@@ -114,19 +110,6 @@ def test_cas_concurrent_writers_of_one_blob_in_one_process(tmp_path):
 
 # ------------------------------------------------------------------ end to end
 
-UPPER = {"BUILD.toml": HEADER + """\
-[upper]
-rule = "genrule"
-srcs = ["in.txt"]
-outs = ["upper.txt"]
-cmd = "tr a-z A-Z < $< > $@"
-
-[use]
-rule = "genrule"
-srcs = [":upper", "own.txt"]
-outs = ["use.txt"]
-cmd = "cat $(SRCS) > $@"
-""", "in.txt": "hello\n", "own.txt": "own 1\n"}
 
 
 def _blobs(cache) -> list[str]:

@@ -17,26 +17,9 @@ import pytest
 from lock_dirs import drop_lock_dirs
 
 from molt_build.digests import hash_bytes
+from conftest import HEADER, UPPER
 
-HEADER = """\
-[workspace]
-name = "t"
 
-"""
-
-UPPER = {"BUILD.toml": HEADER + """\
-[upper]
-rule = "genrule"
-srcs = ["in.txt"]
-outs = ["upper.txt"]
-cmd = "tr a-z A-Z < $< > $@"
-
-[use]
-rule = "genrule"
-srcs = [":upper", "own.txt"]
-outs = ["use.txt"]
-cmd = "cat $(SRCS) > $@"
-""", "in.txt": "hello\n", "own.txt": "own 1\n"}
 
 
 def cas_files(cache) -> dict[str, tuple[int, int]]:

@@ -9,12 +9,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from conftest import HEADER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 TWO = {"BUILD.toml": HEADER + """\
 [a]

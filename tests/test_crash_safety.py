@@ -9,14 +9,10 @@ import random
 import signal
 import sqlite3
 import time
+from conftest import HEADER
 
 
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 SEED = 20240611
 ROUNDS = 20

@@ -3,12 +3,8 @@ leave nothing behind for the next action."""
 from __future__ import annotations
 
 import pytest
+from conftest import HEADER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 
 def build_file(body: str) -> dict:

@@ -9,12 +9,8 @@ import time
 from datetime import datetime
 
 import pytest
+from conftest import HEADER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 
 def _ts(e: dict) -> float:

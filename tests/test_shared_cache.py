@@ -13,12 +13,8 @@ from collections import Counter
 import pytest
 
 from lock_dirs import drop_lock_dirs
+from conftest import HEADER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 N_PROCS = 4
 N_LEAVES = 8          # g0..g7 read in.txt

@@ -9,12 +9,8 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import HEADER
 
-HEADER = """\
-[workspace]
-name = "t"
-
-"""
 
 # Two passing and two failing tests in //pkg, one passing test in a nested package.
 MIXED = {
