@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "molt_build.rules.c",
     "molt_build.rules.python",
     "molt_build.rules.tests",
+    "molt_build.rules.intrinsics",
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",

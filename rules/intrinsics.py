@@ -1,0 +1,45 @@
+"""`intrinsics_check`: the stdlib-intrinsic lint as a graph. One scan node per module
+(so editing one module re-runs one scan), one audit report, and one gate: a test run
+that fails, naming the module and the name, on unknown intrinsics, forbidden
+fallbacks, or a broken ratchet. The checks live in rules/intrinsics_tool.py."""
+from __future__ import annotations
+
+from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
+from molt_build.rules.tests import RUN_AND_MARK
+
+TOOL = "molt_build.rules.intrinsics_tool"
+
+
+class IntrinsicsCheckAttrs(Attrs):
+    srcs: SourceList = Field(description="The stdlib modules (.py; globs allowed).")
+    manifest: SourceFile = Field(description="TOML with an [intrinsics] table of known names.")
+    ratchet: SourceFile = Field(description="TOML with max_intrinsic_partial (may only go down).")
+
+
+def intrinsics_check(ctx: RuleContext):
+    modules = [f for f in ctx.files("srcs") if f.extension == ".py"]
+    if not modules:
+        raise AnalysisError("no .py modules in srcs", field="srcs")
+    (manifest,) = ctx.files("manifest")
+    (ratchet,) = ctx.files("ratchet")
+    py = ctx.host_python
+    scans = []
+    for m in modules:
+        rel = m.path[len(ctx.package) + 1:] if ctx.package else m.path
+        out = ctx.declare_output(f"_intrinsics/{ctx.label.name}/{rel}.json")
+        ctx.action(mnemonic="IntrinsicScan", argv=[py, "-m", TOOL, "scan", m.path, out.path], inputs=[m],
+                   outputs=[out], progress=f"Scanning {ctx.label} {rel}")
+        scans.append(out)
+    audit = ctx.declare_output(f"{ctx.label.name}.audit.md")
+    ctx.action(mnemonic="IntrinsicReport", argv=[py, "-m", TOOL, "report", audit.path, *(s.path for s in scans)],
+               inputs=scans, outputs=[audit], progress=f"Reporting {ctx.label}")
+    marker = ctx.declare_output(f"{ctx.label.name}.gate.passed")
+    ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, py, "-m", TOOL, "gate",
+                                         manifest.path, ratchet.path, *(s.path for s in scans)],
+               inputs=[manifest, ratchet, *scans], outputs=[marker], progress=f"Testing {ctx.label} (gate)",
+               timeout=300.0, test=True)
+    return [DefaultInfo(files=(audit, marker))]
+
+
+RULES = [Rule("intrinsics_check", IntrinsicsCheckAttrs, intrinsics_check, test=True, uses_toolchain=False,
+              doc="Stdlib-intrinsic lint: a scan per module, an audit report and a gate (manifest + ratchet).")]
