@@ -10,7 +10,8 @@ from molt_build.errors import AnalysisError, MoltbError, ToolchainUnavailable
 from molt_build.labels import Label
 from molt_build.loading import Target
 from molt_build.registry import Registry
-from molt_build.workspace import OUT_DIR, Workspace
+from molt_build.layout import OUT_DIR
+from molt_build.workspace import Workspace
 
 
 @dataclass

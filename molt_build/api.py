@@ -7,10 +7,9 @@ action that uses it. The core knows no language: C, wasm and Python live in plug
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -227,7 +226,3 @@ def fields_of(model: type[Attrs], marker: object) -> list[str]:
     """Names of the attribute fields annotated with `marker` (LABELS or SOURCES)."""
     return [name for name, f in model.model_fields.items() if any(m is marker for m in f.metadata)]
 
-
-def replace(obj, **changes):
-    """dataclasses.replace, re-exported for plugins."""
-    return dataclasses.replace(obj, **changes)

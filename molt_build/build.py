@@ -9,7 +9,6 @@ hashing (see noop.py and analysis_cache.py). The event log always ends with
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 import time

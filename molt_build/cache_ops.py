@@ -7,7 +7,6 @@ have written them and not yet committed the row naming them).
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -385,6 +384,3 @@ def _import_checked(tar, src: str, cas: CAS, cache_dir: str, staging: str) -> di
         cache.close()
     return {"blobs": len(staged), "entries": len(usable), "skipped_entries": len(rows) - len(usable)}
 
-
-def to_json(obj) -> str:
-    return json.dumps(obj if isinstance(obj, dict) else obj.__dict__, indent=1)

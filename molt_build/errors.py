@@ -87,14 +87,3 @@ class Interrupted(MoltbError):
 
     exit_code = EXIT_INTERRUPTED
 
-
-class ErrorList(MoltbError):
-    """Several independent user errors found in one pass (e.g. by `moltb validate`)."""
-
-    def __init__(self, errors: list[MoltbError]):
-        super().__init__(f"{len(errors)} error(s)")
-        self.errors = errors
-        self.exit_code = max((e.exit_code for e in errors), default=EXIT_USAGE)
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)

@@ -25,9 +25,6 @@ class Label:
     def __str__(self) -> str:
         return f"//{self.pkg}:{self.name}"
 
-    def sibling(self, name: str) -> "Label":
-        return Label(self.pkg, name)
-
 
 def _check_pkg(pkg: str, text: str) -> str:
     if pkg == "":

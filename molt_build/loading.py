@@ -18,7 +18,8 @@ from molt_build.api import LABELS, SOURCES, Attrs, Rule, fields_of
 from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
 from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
-from molt_build.workspace import BUILD_FILE, OUT_DIR, Workspace, format_validation_error, read_toml
+from molt_build.layout import BUILD_FILE, OUT_DIR
+from molt_build.workspace import Workspace, format_validation_error, read_toml
 
 RESERVED_TABLES = ("workspace", "package")
 _GLOB_CHARS = frozenset("*?[")

@@ -28,8 +28,6 @@ class Progress:
     def red(self, s: str) -> str:
         return f"\x1b[31;1m{s}\x1b[0m" if self.color else s
 
-    def green(self, s: str) -> str:
-        return f"\x1b[32m{s}\x1b[0m" if self.color else s
 
     def advance(self, message: str | None, force: bool = False) -> None:
         """One action finished; `message` is shown for executed actions."""

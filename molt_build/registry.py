@@ -52,7 +52,7 @@ class Registry:
             self._add("toolchain", t.name, t, origin, self.toolchains)
             found = True
         if not found:
-            raise BuildFileError(f"plugin module registers nothing (define RULES or TOOLCHAINS)", file=origin)
+            raise BuildFileError("plugin module registers nothing (define RULES or TOOLCHAINS)", file=origin)
 
     def _add(self, kind, name, obj, origin, table):
         if not name:

@@ -36,8 +36,6 @@ def sandbox_base(cache_dir: str) -> str:
 class Sandbox:
     """One action's exec root."""
 
-    _devices: dict[str, int] = {}
-
     def __init__(self, base: str):
         with _seq_lock:
             n = next(_seq)
@@ -94,9 +92,6 @@ class Sandbox:
 
     def output_path(self, rel: str) -> str:
         return os.path.join(self.exec_root, rel)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def device_of(path: str) -> int:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molt_build.errors import BuildFileError, UsageError
 
-from molt_build.layout import BUILD_FILE, LOG_DIR, OUT_DIR, STATE_DIR  # noqa: F401  (re-exported)
+from molt_build.layout import BUILD_FILE
 
 
 class WorkspaceConfig(BaseModel):

@@ -20,6 +20,13 @@ name = "t"
 
 """
 
+def two_sleeps(seconds: float) -> dict[str, str]:
+    """Two independent genrules that each sleep: for parallelism and -j checks."""
+    return {"BUILD.toml": HEADER + "".join(
+        f'[s{i}]\nrule = "genrule"\nouts = ["s{i}.txt"]\ncmd = "sleep {seconds}; echo {i} > $@"\n\n'
+        for i in (1, 2))}
+
+
 # A source-driven genrule and a dependent that also reads a source of its own.
 UPPER = {"BUILD.toml": HEADER + """\
 [upper]

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from conftest import HEADER
+from conftest import HEADER, two_sleeps
 
 
 TWO = {"BUILD.toml": HEADER + """\
@@ -340,17 +340,7 @@ def test_cache_dir_flag_selects_the_cache(ws, tmp_path):
 
 
 def test_moltb_jobs_env(ws):
-    ws.write({"BUILD.toml": HEADER + """\
-        [s1]
-        rule = "genrule"
-        outs = ["s1.txt"]
-        cmd = "sleep 0.3; echo 1 > $@"
-
-        [s2]
-        rule = "genrule"
-        outs = ["s2.txt"]
-        cmd = "sleep 0.3; echo 2 > $@"
-        """})
+    ws.write(two_sleeps(0.3))
     r = ws.run("build", "//...", env={"MOLTB_JOBS": "1"})
     assert r.returncode == 0, r.stderr
     ev = [e["event"] for e in ws.events() if e["event"] in ("action_started", "action_finished")]

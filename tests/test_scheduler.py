@@ -8,8 +8,7 @@ import subprocess
 import time
 from datetime import datetime
 
-import pytest
-from conftest import HEADER
+from conftest import HEADER, two_sleeps
 
 
 
@@ -52,17 +51,7 @@ def _wait_for_pid(path, proc, within: float = 30.0) -> int:
 
 
 def test_independent_actions_run_in_parallel(ws):
-    ws.write({"BUILD.toml": HEADER + """\
-        [s1]
-        rule = "genrule"
-        outs = ["s1.txt"]
-        cmd = "sleep 1; echo 1 > $@"
-
-        [s2]
-        rule = "genrule"
-        outs = ["s2.txt"]
-        cmd = "sleep 1; echo 2 > $@"
-        """})
+    ws.write(two_sleeps(1))
     r = ws.run("build", "//...", "-j", "2")
     assert r.returncode == 0, r.stderr
     ev = ws.events()
@@ -75,17 +64,7 @@ def test_independent_actions_run_in_parallel(ws):
 
 
 def test_jobs_1_runs_one_at_a_time(ws):
-    ws.write({"BUILD.toml": HEADER + """\
-        [s1]
-        rule = "genrule"
-        outs = ["s1.txt"]
-        cmd = "sleep 0.3; echo 1 > $@"
-
-        [s2]
-        rule = "genrule"
-        outs = ["s2.txt"]
-        cmd = "sleep 0.3; echo 2 > $@"
-        """})
+    ws.write(two_sleeps(0.3))
     r = ws.run("build", "//...", "-j", "1")
     assert r.returncode == 0, r.stderr
     ev = [e for e in ws.events() if e["event"] in ("action_started", "action_finished")]

@@ -535,7 +535,7 @@ def test_junit_path_in_a_new_directory(ws):
 
 def test_build_builds_test_deps_without_running_tests(ws, tmp_path):
     marker = tmp_path / "ran"
-    ws.write({"BUILD.toml": HEADER + f"""\
+    ws.write({"BUILD.toml": HEADER + """\
         [gen]
         rule = "genrule"
         outs = ["gen.txt"]

@@ -19,7 +19,8 @@ def clean(
     cache_dir: CacheDir = None,
 ) -> None:
     """Delete moltb-out/ (and with --expunge the cache and logs)."""
-    from molt_build.workspace import LOG_DIR, OUT_DIR, load_workspace
+    from molt_build.layout import LOG_DIR, OUT_DIR
+    from molt_build.workspace import load_workspace
     apply_cache_dir(cache_dir)
     ws = load_workspace(os.getcwd())
     victims = [os.path.join(ws.root, OUT_DIR)]
