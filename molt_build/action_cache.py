@@ -58,15 +58,21 @@ class ActionResult:
     stdout: str = ""      # CAS digest of stdout ('' when empty)
     stderr: str = ""
     duration: float = 0.0
+    status: str = ""      # a test run's reported status when it is not plain PASSED (e.g. XFAIL)
+    max_rss_kb: int = 0   # a test run's peak resident set, when measured
 
     def encode(self) -> str:
-        return json.dumps([self.outputs, self.exit_code, self.stdout, self.stderr, round(self.duration, 4)],
-                          separators=(",", ":"))
+        row = [self.outputs, self.exit_code, self.stdout, self.stderr, round(self.duration, 4)]
+        if self.status or self.max_rss_kb:
+            row += [self.status, self.max_rss_kb]
+        return json.dumps(row, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str) -> "ActionResult":
-        o, code, so, se, dur = json.loads(text)
-        return cls([tuple(x) for x in o], code, so, se, dur)
+        row = json.loads(text)
+        o, code, so, se, dur = row[:5]
+        status, rss = row[5:7] if len(row) >= 7 else ("", 0)
+        return cls([tuple(x) for x in o], code, so, se, dur, status, rss)
 
 
 def _retrying(fn, attempts: int = 50):

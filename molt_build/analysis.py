@@ -66,7 +66,7 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
         skipped: set[Label] = set()
         for label in order:
             t = targets[label]
-            allowed = t.attrs.toolchains
+            allowed = t.attrs.toolchains if not t.rule.lanes else ()
             if allowed and tc_name not in allowed:
                 if label in explicit:
                     raise AnalysisError(f"cannot be built with toolchain '{tc_name}' (allowed: "
@@ -108,7 +108,8 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
     deps = {attr: tuple(Dep(l, dep_of(l).providers) for l in labels) for attr, labels in t.deps.items()}
     try:
         toolchain = resolver.get(tc_name) if t.rule.uses_toolchain else None
-        ctx = RuleContext(t.label, t.attrs, t.rule, toolchain, profile, out_root, sources, deps, options)
+        ctx = RuleContext(t.label, t.attrs, t.rule, toolchain, profile, out_root, sources, deps, options,
+                          resolver.get, tuple(resolver.registry.toolchains))
         provided = t.rule.impl(ctx) or ()
     except MoltbError as e:
         if not isinstance(e, ToolchainUnavailable):

@@ -76,6 +76,12 @@ class Rule:
     test: bool = False
     executable: bool = False
     uses_toolchain: bool = True
+    # The target's `toolchains` attribute names the lanes it builds for within one
+    # configuration (through `ctx.lane`), instead of restricting its configurations.
+    lanes: bool = False
+    # A macro: `expand(name, attrs, sources)` returns the targets it stands for, as
+    # (name, table) pairs loaded like any BUILD.toml table (e.g. one test per file).
+    expand: Callable[[str, "Attrs", dict], list[tuple[str, dict]]] | None = None
 
 
 # --------------------------------------------------------------------------- actions
@@ -144,7 +150,9 @@ class RuleContext:
 
     def __init__(self, label: Label, attrs: Attrs, rule: Rule, toolchain: ToolchainInfo | None,
                  profile: str, out_root: str, sources: Mapping[str, tuple[File, ...]],
-                 deps: Mapping[str, tuple[Dep, ...]], options: Mapping[str, Any] | None = None):
+                 deps: Mapping[str, tuple[Dep, ...]], options: Mapping[str, Any] | None = None,
+                 resolve_toolchain: Callable[[str], ToolchainInfo] | None = None,
+                 toolchain_names: tuple[str, ...] = ()):
         self.label = label
         self.attrs = attrs
         self.rule = rule
@@ -157,6 +165,24 @@ class RuleContext:
         self.actions: list[Action] = []
         self.declared: dict[str, File] = {}
         self._options = dict(options or {})
+        self._resolve = resolve_toolchain
+        self._toolchain_names = toolchain_names
+
+    @property
+    def lane_names(self) -> tuple[str, ...]:
+        """Every registered toolchain, for rules that build in several lanes."""
+        return self._toolchain_names
+
+    def lane(self, name: str) -> ToolchainInfo:
+        """Another toolchain than the configuration's, resolved once per build (e.g. the
+        wasm lane of a differential case). Raises `ToolchainUnavailable` with the reason;
+        its fingerprint keys the actions declared with `toolchain=`."""
+        if self._resolve is None:
+            raise AnalysisError(f"toolchain '{name}' cannot be resolved here")
+        if name not in self._toolchain_names:
+            raise AnalysisError(f"unknown toolchain '{name}' (known: {', '.join(self._toolchain_names)})",
+                                field="toolchains")
+        return self._resolve(name)
 
     @property
     def host_python(self) -> str:
@@ -197,7 +223,8 @@ class RuleContext:
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
                outputs: Iterable[File], env: Mapping[str, str] | None = None,
                progress: str = "", timeout: float | None = None,
-               uses_toolchain: bool | None = None, test: bool = False, retries: int = 0) -> Action:
+               uses_toolchain: bool | None = None, test: bool = False, retries: int = 0,
+               toolchain: ToolchainInfo | None = None) -> Action:
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
@@ -213,11 +240,16 @@ class RuleContext:
         for f in ins:
             if not isinstance(f, File):
                 raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File", target=str(self.label))
-        use_tc = self.rule.uses_toolchain if uses_toolchain is None else uses_toolchain
+        if toolchain is not None:      # a lane: keyed by (and run with) that toolchain
+            use_tc, lane = True, toolchain.name
+        else:
+            use_tc = (self.rule.uses_toolchain if uses_toolchain is None else uses_toolchain) \
+                and self.toolchain is not None
+            lane = ""
         act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
                      env=tuple(sorted((env or {}).items())), progress=progress or f"{mnemonic} {self.label}",
-                     timeout=timeout, uses_toolchain=use_tc and self.toolchain is not None,
-                     config=posixpath.basename(self.out_root), test=test, retries=retries)
+                     timeout=timeout, uses_toolchain=use_tc, config=posixpath.basename(self.out_root),
+                     test=test, retries=retries, toolchain=lane)
         self.actions.append(act)
         return act
 

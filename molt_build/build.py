@@ -44,6 +44,10 @@ class BuildRequest:
     flaky_retries: int = 0
     test_output: str = "errors"          # errors | all | summary
     junit: str | None = None
+    measure_rss: bool = False            # report each test's peak RSS
+    rlimit_mb: int = 10240               # address-space cap per test process (0: none)
+    retry_oom: bool = True               # rerun a test killed for memory once, alone
+    keep_pass_logs: bool = False
 
 
 @dataclass
@@ -261,7 +265,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                       executor, events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
                       explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks,
-                      flaky_retries=req.flaky_retries)
+                      flaky_retries=req.flaky_retries, rlimit_mb=req.rlimit_mb if req.command == "test" else 0,
+                      retry_oom=req.retry_oom, measure_rss=req.measure_rss and req.command == "test")
     started = time.monotonic()
     stats = None
     try:
@@ -299,12 +304,22 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                   f"{stats.skipped} not run)\n")
     if req.command == "test":
         from molt_build import testing
-        tests = testing.collect(sched.tests.values(), cas)
-        outcome.tests = testing.write_reports(plan.root, tests, req.jobs or default_jobs(), req.junit)
+        tests = testing.collect(sched.tests.values(), cas, req.measure_rss)
+        limits = {"rlimit_mb": req.rlimit_mb, "retry_oom": req.retry_oom, "measure_rss": req.measure_rss,
+                  "keep_pass_logs": req.keep_pass_logs, "runs_per_test": req.runs_per_test,
+                  "flaky_retries": req.flaky_retries}
+        outcome.tests = testing.write_reports(plan.root, tests, req.jobs or default_jobs(), req.junit, limits,
+                                              req.keep_pass_logs)
         testing.print_results(tests, plan.root, req.test_output, err)
         c = outcome.tests
+        extra = "".join(f", {c[k]} {k}" for k in ("xfail", "skipped") if c[k])
         err.write(f"INFO: {len(tests)} test targets: {c['passed']} passed ({c['cached']} cached), "
-                  f"{c['failed']} failed, {c['flaky']} flaky\n")
+                  f"{c['failed']} failed, {c['flaky']} flaky{extra}\n")
+        if req.measure_rss and outcome.tests and tests:
+            rss = testing.rss_summary(tests)
+            if rss:
+                err.write(f"INFO: peak RSS {rss['max_kb'] / 1024:.1f} MiB ({rss['max_label']}), "
+                          f"median {rss['median_kb'] / 1024:.1f} MiB over {rss['measured']} tests\n")
         outcome.exit_code = testing.exit_code(ok, tests)
     if ok and req.use_cache:
         _snapshot(plan, req, cwd, graph, sched)

@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,13 @@ from molt_build.sandbox import Sandbox, device_of
 
 MAX_CAPTURE = 1 << 20
 TRASH_BATCH = 64
+# The statuses a test may report in $TEST_STATUS_FILE (one word): a passing run
+# (exit 0) may say XFAIL or SKIPPED, a failing one XPASS, OOM or FAILED.
+TEST_STATUSES = ("PASSED", "FAILED", "XFAIL", "XPASS", "OOM", "SKIPPED")
+# `ulimit -v` (KiB) then exec: caps the address space of the action and its children
+# without a Python pre-exec hook (which would force fork instead of vfork).
+RLIMIT_SH = 'ulimit -v "$0" && exec "$@"'
+RSS_EXEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rss_exec.py")
 
 
 @dataclass(slots=True)
@@ -26,6 +34,9 @@ class Spawn:
     blobs: list[tuple[str, str]]          # (exec-root path, CAS blob path)
     outputs: list[str]
     timeout: float | None = None
+    test: bool = False                    # a test run: it may report a status (TEST_STATUS_FILE)
+    rlimit_mb: int = 0                    # address-space cap per process (0: none)
+    measure_rss: bool = False             # record the peak RSS (see rss_exec.py)
 
 
 @dataclass(slots=True)
@@ -40,6 +51,8 @@ class SpawnResult:
     cancelled: bool = False
     error: str = ""
     modified: list[str] = field(default_factory=list)
+    max_rss_kb: int = 0                   # largest resident set of the process tree
+    status: str = ""                      # what a test reported in TEST_STATUS_FILE
 
     @property
     def ok(self) -> bool:
@@ -121,11 +134,21 @@ class LocalExecutor:
         env["TMPDIR"] = sb.tmp
         env["TEST_TMPDIR"] = sb.tmp          # for test runs (harmless elsewhere); never keyed
         env["TEST_SRCDIR"] = sb.exec_root
+        status_file = os.path.join(sb.root, "test.status")
+        rss_file = os.path.join(sb.root, "rss")
+        own_rss_file = os.path.join(sb.root, "test.rss")
+        if spawn.test:
+            env["TEST_STATUS_FILE"] = status_file
+        argv = spawn.argv
+        if spawn.measure_rss:
+            env["TEST_RSS_FILE"] = own_rss_file     # a test may measure the program it tests
+            argv = (sys.executable, "-S", "-E", RSS_EXEC, rss_file, str(spawn.rlimit_mb * 1024), "--", *argv)
+        elif spawn.rlimit_mb > 0:
+            argv = ("/bin/sh", "-c", RLIMIT_SH, str(spawn.rlimit_mb * 1024), *argv)
         start = time.monotonic()
-        timed_out = False
         try:
             with open(sb.stdout, "wb") as out, open(sb.stderr, "wb") as err:
-                proc = subprocess.Popen(spawn.argv, cwd=sb.exec_root, env=env, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(argv, cwd=sb.exec_root, env=env, stdin=subprocess.DEVNULL,
                                         stdout=out, stderr=err, start_new_session=True)
         except OSError as e:
             return SpawnResult(127, error=f"cannot start {spawn.argv[0]!r}: {e.strerror}")
@@ -134,18 +157,19 @@ class LocalExecutor:
             if self.cancelled:          # Ctrl-C landed between the spawn and the line above
                 _kill_group(proc)
         try:
-            try:
-                code = proc.wait(timeout=spawn.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc)
-                code = proc.wait()
+            code, rss, timed_out = _wait(proc, spawn.timeout)
         finally:
             with self._lock:
                 self._procs.discard(proc)
         duration = time.monotonic() - start
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
-                          duration=duration, timed_out=timed_out, cancelled=self.cancelled)
+                          duration=duration, timed_out=timed_out, cancelled=self.cancelled, max_rss_kb=rss)
+        if spawn.measure_rss:
+            res.max_rss_kb = _read_int(own_rss_file) or _read_int(rss_file) or rss
+        if spawn.test:
+            res.status = _read_status(status_file)
+            if res.status in ("FAILED", "XPASS", "OOM") and code == 0:
+                res.exit_code = 1        # a test that reports a failing status failed
         touched = sb.modified_inputs()
         if touched:
             res.error = ("the action modified its input(s) " + ", ".join(touched) +
@@ -175,6 +199,53 @@ class LocalExecutor:
             procs = list(self._procs)
         for p in procs:
             _kill_group(p)
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int, int, bool]:
+    """(exit code, max RSS in KiB, timed out). The RSS from wait4 also counts this
+    process's memory up to the child's exec, so it is only a ceiling (see rss_exec.py)."""
+    fired = threading.Event()
+
+    def expire():
+        fired.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, expire) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        while True:
+            try:
+                _pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:      # reaped elsewhere (cannot happen in moltb itself)
+                return proc.wait(), 0, fired.is_set()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    return code, usage.ru_maxrss, fired.is_set()
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read(32).strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _read_status(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            word = f.read(64).decode(errors="replace").strip().upper()
+    except OSError:
+        return ""
+    return word if word in TEST_STATUSES else ""
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

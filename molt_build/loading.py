@@ -144,7 +144,39 @@ class Loader:
                 self._fail(e)
                 continue
             targets[name] = t
+            if t.rule.expand is not None:
+                self._expand_macro(t, data, targets, defaults, display)
         return targets
+
+    def _expand_macro(self, t: Target, data: dict, targets: dict[str, Target], defaults: dict,
+                      display: str) -> None:
+        """A macro target (e.g. diff_suite) stands for the targets it expands to; it
+        depends on them all, so building or testing it reaches every one."""
+        pkg = t.label.pkg
+        rel_sources = {attr: [e if isinstance(e, Label) else (e[len(pkg) + 1:] if pkg else e) for e in entries]
+                       for attr, entries in t.sources.items()}
+        try:
+            generated = t.rule.expand(t.label.name, t.attrs, rel_sources)
+        except MoltbError as e:
+            e.file, e.target = e.file or display, e.target or t.label.name
+            self._fail(e)
+            return
+        made = []
+        for gname, gtable in generated:
+            if gname in data or gname in targets:
+                self._fail(BuildFileError(f"it generates a target named '{gname}', which already exists in "
+                                          f"this package", file=display, target=t.label.name, field="srcs",
+                                          hint="rename one of them"))
+                continue
+            try:
+                targets[gname] = self._load_target(pkg, gname, gtable, defaults, display)
+            except MoltbError as e:
+                self._broken_targets.add((pkg, gname))
+                e.target = f"{t.label.name} (generated {gname})"
+                self._fail(e)
+                continue
+            made.append(targets[gname].label)
+        t.deps["expanded"] = made
 
     def _check_defaults(self, defaults: dict, display: str) -> None:
         """A [package] key that no rule has would be silently ignored (a typo such as

@@ -72,6 +72,7 @@ class Action:
     config: str = ""
     test: bool = False            # a test run: its failure is a test result, not a build failure
     retries: int = 0              # a test run's own retry budget (flaky tests)
+    toolchain: str = ""           # the toolchain it uses when not its configuration's (a lane)
 
 
 # ------------------------------------------------------------------------ toolchains

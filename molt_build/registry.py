@@ -23,10 +23,12 @@ BUILTIN_MODULES = (
     "molt_build.rules.python",
     "molt_build.rules.tests",
     "molt_build.rules.intrinsics",
+    "molt_build.rules.differential",
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",
     "molt_build.toolchains.declared",
+    "molt_build.toolchains.host_python",
 )
 
 

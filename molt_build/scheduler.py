@@ -51,7 +51,7 @@ class BuildStats:
 
 @dataclass
 class TestOutcome:
-    """One test run's result: PASSED, FAILED, FLAKY or TIMEOUT."""
+    """One test run's result: PASSED, FAILED, FLAKY, TIMEOUT, XFAIL, XPASS, SKIPPED or OOM."""
 
     label: str
     action: object
@@ -63,6 +63,7 @@ class TestOutcome:
     stderr: bytes = b""
     stdout_digest: str = ""
     stderr_digest: str = ""
+    max_rss_kb: int = 0
 
 
 @dataclass(slots=True)
@@ -82,7 +83,8 @@ class Scheduler:
                  events: EventLog, progress: Progress, jobs: int, keep_going: bool = False,
                  use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
                  prior: dict | None = None, dirty: set[str] | None = None, locks=None,
-                 flaky_retries: int = 0):
+                 flaky_retries: int = 0, rlimit_mb: int = 0, retry_oom: bool = True,
+                 measure_rss: bool = False):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -100,6 +102,12 @@ class Scheduler:
         self.trace = trace
         self.locks = locks                              # KeyLocks, or None: no cross-process dedupe
         self.flaky_retries = flaky_retries
+        self.rlimit_mb = rlimit_mb                      # address-space cap of each test process
+        self.measure_rss = measure_rss
+        self.retry_oom = retry_oom                      # rerun a test killed for memory once, alone
+        self._solo: list[tuple[Node, _Ready]] = []      # test runs waiting to run with nothing else
+        self._solo_running = False
+        self._solo_tried: set[int] = set()
         self.tests: dict[int, TestOutcome] = {}         # node id -> result of a test run
         self._attempts: dict[int, int] = {}
         self._waiting: list[tuple[Node, _Ready]] = []  # keys another process holds
@@ -134,7 +142,8 @@ class Scheduler:
             while True:
                 if self._waiting and running < self.jobs and not self._stop:
                     self._poll_waiting()
-                while (self._heap or self._runnable) and running < self.jobs and not self._stop:
+                while (self._heap or self._runnable) and running < self.jobs and not self._stop \
+                        and not self._solo and not self._solo_running:
                     if self._runnable:
                         node, ready = self._runnable.pop()
                     else:
@@ -149,6 +158,16 @@ class Scheduler:
                     fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
                     self.events.emit("action_started", label=str(node.action.owner),
                                      mnemonic=node.action.mnemonic, key=ready.key)
+                if self._solo and running == 0 and not self._stop:
+                    # A run killed for memory goes again with nothing else running.
+                    node, ready = self._solo.pop(0)
+                    self._solo_running = True
+                    running += 1
+                    ready.started = time.monotonic()
+                    fut = pool.submit(self.executor.execute, ready.spawn)
+                    fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
+                    self.events.emit("action_started", label=str(node.action.owner),
+                                     mnemonic=node.action.mnemonic, key=ready.key, solo=True)
                 if running == 0 and not (self._waiting and not self._stop):
                     break
                 try:
@@ -162,6 +181,8 @@ class Scheduler:
                     self._maybe_flush()
                     continue
                 running -= 1
+                if node.id in self._solo_tried:
+                    self._solo_running = False
                 exc = fut.exception()
                 res = fut.result() if exc is None else SpawnResult(-1, error=f"{type(exc).__name__}: {exc}")
                 self._finish_executed(node, ready, res)
@@ -290,7 +311,7 @@ class Scheduler:
         if self.prior is not None and self.use_cache and self._up_to_date(node):
             return None
         a = node.action
-        tc = self.toolchains.get(a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
+        tc = self.toolchains.get(a.toolchain or a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
         inputs: list[tuple[str, str]] = []
         sources: list[tuple[str, str]] = []
         blobs: list[tuple[str, str]] = []
@@ -308,6 +329,10 @@ class Scheduler:
             self._fail(node, "", f"missing input file: {os.path.relpath(e.filename, self.root)}")
             return None
         env = declared_env(a.env, tc.env if tc else None)
+        if a.test and self.rlimit_mb:
+            # A test's memory cap is one of its conditions, like its environment: a pass
+            # under one cap says nothing about another.
+            env["TEST_RLIMIT_MB"] = str(self.rlimit_mb)
         comps = key_components(a.argv, env, inputs, [o.path for o in a.outputs], tc.fingerprint if tc else "")
         key, text = action_key(comps)
         if self.use_cache:
@@ -321,7 +346,9 @@ class Scheduler:
             env = {**env, **tc.private_env}
             if tc.tool_dirs:
                 env["PATH"] = os.pathsep.join((*tc.tool_dirs, env["PATH"]))
-        spawn = Spawn(a.argv, env, sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout)
+        spawn = Spawn(a.argv, env, sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout,
+                      test=a.test, rlimit_mb=self.rlimit_mb if a.test else 0,
+                      measure_rss=self.measure_rss and a.test)
         return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
@@ -343,8 +370,9 @@ class Scheduler:
             return False
         self.stats.cached += 1
         if node.action.test:
-            self._record_test(node, TestOutcome(str(node.action.owner), node.action, "PASSED", True, hit.duration,
-                                                stdout_digest=hit.stdout, stderr_digest=hit.stderr))
+            self._record_test(node, TestOutcome(str(node.action.owner), node.action, hit.status or "PASSED", True,
+                                                hit.duration, stdout_digest=hit.stdout, stderr_digest=hit.stderr,
+                                                max_rss_kb=hit.max_rss_kb))
         self._note_outputs(node, key, hit.outputs)
         self._record_success(node, key, "cached", 0.0)
         self.progress.advance(None)
@@ -398,7 +426,8 @@ class Scheduler:
             self._materialize(path, digest, exe, verify=False)
         so = self._store_text(res.stdout)
         se = self._store_text(res.stderr)
-        result = ActionResult(res.outputs, 0, so, se, res.duration)
+        status = res.status if a.test and res.status in ("XFAIL", "SKIPPED") else ""
+        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb if a.test and self.measure_rss else 0)
         self.cache.put(ready.key, result)
         if self.locks is not None:
             self._to_release.append(ready.key)   # released once the row is committed
@@ -406,8 +435,10 @@ class Scheduler:
         self.stats.executed += 1
         if a.test:
             attempts = self._attempts.get(node.id, 0) + 1
-            self._record_test(node, TestOutcome(str(a.owner), a, "FLAKY" if attempts > 1 else "PASSED", False,
-                                                res.duration, attempts, res.stdout, res.stderr))
+            flaky = attempts > 1 and node.id not in self._solo_tried   # a pass alone after OOM is no flake
+            self._record_test(node, TestOutcome(str(a.owner), a, status or ("FLAKY" if flaky else "PASSED"), False,
+                                                res.duration, attempts, res.stdout, res.stderr,
+                                                max_rss_kb=res.max_rss_kb if self.measure_rss else 0))
         self._note_outputs(node, ready.key, res.outputs)
         self._record_success(node, ready.key, "executed", round(res.duration, 4))
         self.progress.advance(a.progress)
@@ -431,25 +462,37 @@ class Scheduler:
         A test failure is a result, not a build failure: the build goes on."""
         attempts = self._attempts.get(node.id, 0) + 1
         self._attempts[node.id] = attempts
-        if attempts <= max(self.flaky_retries, node.action.retries):
+        if res.timed_out:
+            status = "TIMEOUT"
+        elif res.status == "OOM" or res.exit_code == -signal.SIGKILL:   # rlimit, or the kernel's OOM killer
+            status = "OOM"
+        else:
+            status = res.status if res.status in ("XPASS", "FAILED") else "FAILED"
+        if status == "OOM" and self.retry_oom and node.id not in self._solo_tried:
+            self._solo_tried.add(node.id)
+            self.events.emit("test_retry_alone", label=str(node.action.owner), run=node.action.outputs[0].path,
+                             max_rss_kb=res.max_rss_kb if self.measure_rss else None)
+            self._solo.append((node, ready))
+            return
+        if status != "XPASS" and node.id not in self._solo_tried \
+                and attempts <= max(self.flaky_retries, node.action.retries):
             self._runnable.append((node, ready))
             return
         a = node.action
-        status = "TIMEOUT" if res.timed_out else "FAILED"
         self.events.emit("action_finished", label=str(a.owner), mnemonic=a.mnemonic, key=ready.key,
                          status="failed", duration=round(res.duration, 4), reason=status.lower())
         self.progress.advance(None)
         self.stats.failed += 1
         self.stats.test_failed += 1
         self._record_test(node, TestOutcome(str(a.owner), a, status, False, res.duration, attempts,
-                                            res.stdout, res.stderr))
+                                            res.stdout, res.stderr, max_rss_kb=res.max_rss_kb if self.measure_rss else 0))
         self._failed.add(node.id)
 
     def _record_test(self, node: Node, outcome: TestOutcome) -> None:
         self.tests[node.id] = outcome
         self.events.emit("test_result", label=outcome.label, run=node.action.outputs[0].path,
                          status=outcome.status, cached=outcome.cached, duration=round(outcome.duration, 4),
-                         attempts=outcome.attempts)
+                         attempts=outcome.attempts, max_rss_kb=outcome.max_rss_kb)
 
     def _discard_modified(self, paths: list[str]) -> None:
         """An action wrote into generated inputs: their blob (and the workspace outputs

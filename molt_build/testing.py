@@ -12,11 +12,15 @@ from molt_build.errors import EXIT_BUILD_FAILED, EXIT_NO_TESTS, EXIT_OK, EXIT_TE
 from molt_build.layout import TESTLOGS_DIR
 
 FAILING = ("FAILED", "TIMEOUT", "XPASS", "OOM")
+PRUNED = ("PASSED", "SKIPPED")          # logs not kept without --keep-pass-logs
 ORDER = {"PASSED": 0, "SKIPPED": 0, "XFAIL": 1, "FLAKY": 2, "FAILED": 3, "TIMEOUT": 4, "XPASS": 4, "OOM": 5}
 
 
 def counts_of(tests: list[dict]) -> dict:
-    c = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0}
+    """The event log's counts (passed, failed, cached, flaky, xfail, skipped); failed
+    covers every failing status, which are also counted on their own."""
+    c = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
+         "xpass": 0, "oom": 0, "timeout": 0}
     for t in tests:
         s = t["status"]
         if t["cached"]:
@@ -31,10 +35,24 @@ def counts_of(tests: list[dict]) -> dict:
             c["skipped"] += 1
         else:
             c["failed"] += 1
+            if s in ("XPASS", "OOM", "TIMEOUT"):
+                c[s.lower()] += 1
     return c
 
 
-def collect(outcomes, cas) -> list[dict]:
+def rss_summary(tests: list[dict]) -> dict:
+    measured = [t for t in tests if t["max_rss_kb"]]
+    if not measured:
+        return {}
+    top = max(measured, key=lambda t: t["max_rss_kb"])
+    values = sorted(t["max_rss_kb"] for t in measured)
+    return {"measured": len(measured), "max_kb": top["max_rss_kb"], "max_label": top["label"],
+            "mean_kb": round(sum(values) / len(values)), "median_kb": values[len(values) // 2],
+            "top": [{"label": t["label"], "max_rss_kb": t["max_rss_kb"]}
+                    for t in sorted(measured, key=lambda t: -t["max_rss_kb"])[:5]]}
+
+
+def collect(outcomes, cas, measure_rss: bool = False) -> list[dict]:
     """Per label: the worst status of its runs and shards, and their logs."""
     by_label: dict[str, list] = {}
     for o in outcomes:
@@ -51,7 +69,8 @@ def collect(outcomes, cas) -> list[dict]:
                    f"{f', {r.attempts} attempts' if r.attempts > 1 else ''})\n"
             parts.append(head.encode() + out + err)
         tests.append({"label": label, "status": status, "cached": all(r.cached for r in runs),
-                      "duration_s": round(sum(r.duration for r in runs), 3), "max_rss_kb": None,
+                      "duration_s": round(sum(r.duration for r in runs), 3),
+                      "max_rss_kb": max(r.max_rss_kb for r in runs) or None if measure_rss else None,
                       "runs": len(runs), "log_bytes": b"".join(parts)})
     return tests
 
@@ -61,17 +80,30 @@ def log_path(root: str, label: str) -> str:
     return os.path.join(root, TESTLOGS_DIR, pkg, name, "test.log")
 
 
-def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None) -> dict:
+def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None, limits: dict | None = None,
+                  keep_pass_logs: bool = False) -> dict:
+    """Write the logs (a passing test's only with `keep_pass_logs`), summary.json,
+    failures.txt and junit.xml. Each test keeps its log text under "log_bytes" for
+    printing; its "log" is the kept file (or None)."""
     base = os.path.join(root, TESTLOGS_DIR)
     os.makedirs(base, exist_ok=True)
     for t in tests:
         p = log_path(root, t["label"])
+        if t["status"] in PRUNED and not keep_pass_logs:
+            try:
+                os.unlink(p)          # no stale log from an earlier run next to a pass
+            except OSError:
+                pass
+            t["log"] = None
+            continue
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
-            f.write(t.pop("log_bytes"))
+            f.write(t["log_bytes"])
         t["log"] = os.path.relpath(p, root)
     counts = counts_of(tests)
-    summary = {"counts": counts, "jobs": jobs, "limits": {}, "rss": {}, "tests": tests}
+    public = [{k: v for k, v in t.items() if k != "log_bytes"} for t in tests]
+    summary = {"counts": counts, "jobs": jobs, "limits": limits or {}, "rss": rss_summary(tests),
+               "tests": public}
     _atomic(os.path.join(base, "summary.json"), json.dumps(summary, indent=1) + "\n")
     _atomic(os.path.join(base, "failures.txt"), "".join(f"{t['label']}\n" for t in tests if t["status"] in FAILING))
     suite = ET.Element("testsuite", name="moltb", tests=str(len(tests)),
@@ -81,8 +113,7 @@ def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None) ->
         pkg, name = t["label"][2:].split(":", 1)
         case = ET.SubElement(suite, "testcase", classname=pkg or "//", name=t["label"], time=f"{t['duration_s']:.3f}")
         if t["status"] in FAILING:
-            with open(os.path.join(root, t["log"]), "rb") as f:
-                tail = f.read()[-4000:].decode(errors="replace")
+            tail = t["log_bytes"][-4000:].decode(errors="replace")
             failure = ET.SubElement(case, "failure", message=t["status"])
             failure.text = tail
         elif t["status"] in ("SKIPPED", "XFAIL"):
@@ -114,8 +145,7 @@ def print_results(tests: list[dict], root: str, mode: str, err) -> None:
         err.write(f"{t['label']:<50} {cached}{t['status']} in {t['duration_s']:.1f}s\n")
         failing = t["status"] in FAILING
         if (mode == "all") or (mode == "errors" and failing):
-            with open(os.path.join(root, t["log"]), "rb") as f:
-                text = f.read().decode(errors="replace").rstrip()
+            text = t["log_bytes"].decode(errors="replace").rstrip()
             if text:
                 err.write(text + "\n")
         elif failing:

@@ -89,12 +89,19 @@ def _compile_all(ctx: RuleContext, tc: CcToolchainInfo, deps: CcInfo, own_hdrs, 
         rel = posixpath.relpath(src.path, ctx.package) if src.is_source and ctx.package else \
             (src.path if src.is_source else src.basename)
         obj = ctx.declare_output(f"_objs/{ctx.label.name}/{posixpath.splitext(rel)[0]}{tc.obj_suffix}")
-        argv = [*tc.cc, *tc.compile_flags, *ctx.attrs.copts, *define_flags, *inc_flags,
-                "-c", src.path, "-o", obj.path]
-        ctx.action(mnemonic="CcCompile", argv=argv, inputs=(src, *headers), outputs=[obj],
-                   progress=f"Compiling {ctx.label} {src.basename}")
-        objs.append(obj)
+        objs.append(compile_object(ctx, tc, src, obj, [*ctx.attrs.copts, *define_flags, *inc_flags], headers))
     return objs
+
+
+def compile_object(ctx: RuleContext, tc: CcToolchainInfo, src: File, obj: File, flags, headers=(),
+                   action=None, toolchain=None) -> File:
+    """One compile action: `src` → `obj` with the toolchain's flags, then `flags`.
+    `action` replaces `ctx.action` (e.g. to wrap the command); `toolchain` names a lane."""
+    (action or ctx.action)(mnemonic="CcCompile", argv=[*tc.cc, *tc.compile_flags, *flags, "-c", src.path,
+                                                       "-o", obj.path],
+                           inputs=(src, *headers), outputs=[obj], progress=f"Compiling {ctx.label} {src.basename}",
+                           toolchain=toolchain)
+    return obj
 
 
 def c_library(ctx: RuleContext):
@@ -127,20 +134,22 @@ def c_binary(ctx: RuleContext):
     return [DefaultInfo(files=(exe,), executable=exe)]
 
 
-def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linkopts, name: str | None = None) -> File:
+def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linkopts, name: str | None = None,
+                    action=None, toolchain=None) -> File:
     """Link objects and archives into the toolchain's executable; when the toolchain
     post-processes executables (e.g. Cranelift .wasm → .cwasm), add that step and
-    return its output."""
+    return its output. `action` and `toolchain` as in `compile_object`."""
+    action = action or ctx.action
     name = name or ctx.label.name
     exe = ctx.declare_output(name + tc.exe_suffix)
     argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in archives), *linkopts, "-o", exe.path]
-    ctx.action(mnemonic="CcLink", argv=argv, inputs=[*objs, *archives], outputs=[exe],
-               progress=f"Linking {ctx.label} {exe.basename}")
+    action(mnemonic="CcLink", argv=argv, inputs=[*objs, *archives], outputs=[exe],
+           progress=f"Linking {ctx.label} {exe.basename}", toolchain=toolchain)
     if not tc.finalize:
         return exe
     final = ctx.declare_output(name + tc.final_suffix)
-    ctx.action(mnemonic=tc.finalize_mnemonic, argv=[*tc.finalize, exe.path, final.path], inputs=[exe],
-               outputs=[final], progress=f"{tc.finalize_mnemonic} {ctx.label} {final.basename}")
+    action(mnemonic=tc.finalize_mnemonic, argv=[*tc.finalize, exe.path, final.path], inputs=[exe],
+           outputs=[final], progress=f"{tc.finalize_mnemonic} {ctx.label} {final.basename}", toolchain=toolchain)
     return final
 
 

@@ -3,8 +3,9 @@ turns the program into C, one compiles the C, one links the executable. A toolch
 without a Python frontend (wasm, cranelift) is refused with its reason."""
 from __future__ import annotations
 
-from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
-from molt_build.rules.c import link_executable
+from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, File, Rule, RuleContext, SourceFile,
+                            SourceList, ToolchainInfo)
+from molt_build.rules.c import compile_object, link_executable
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
@@ -15,35 +16,48 @@ class PyBinaryAttrs(Attrs):
     copts: list[str] = Field(default_factory=list, description="Extra flags for compiling the generated C.")
 
 
-def py_binary(ctx: RuleContext):
-    a: PyBinaryAttrs = ctx.attrs
-    tc = ctx.toolchain
+def python_frontend_of(tc: ToolchainInfo, field: str = "toolchains") -> PyToolchainInfo:
+    """The toolchain's Python frontend, or an analysis error saying why there is none."""
     py = tc.get(PyToolchainInfo)
     if py is None:
         raise AnalysisError(f"toolchain '{tc.name}' cannot compile Python (it has no Python frontend); "
-                            "build py_binary targets with the native toolchain", field="toolchains")
+                            "build py_binary targets with the native toolchain", field=field)
     if not py.available:
         raise AnalysisError(f"toolchain '{tc.name}' cannot compile Python: {py.reason}"
-                            + (f" ({py.hint})" if py.hint else ""), field="src")
+                            + (f" ({py.hint})" if py.hint else ""), field=field)
+    return py
+
+
+def declare_py_program(ctx: RuleContext, tc: ToolchainInfo, src: File, extra=(), copts=(), name: str = "",
+                       action=None, lane: bool = False) -> File:
+    """The actions that compile `src` into an executable with `tc`'s frontend: one
+    step for a direct compiler, else to C, compile, link. Returns the executable.
+    `action` replaces `ctx.action`; `lane` keys the actions by `tc` (not the configuration's)."""
+    action = action or ctx.action
+    toolchain = tc if lane else None
+    py = python_frontend_of(tc)
+    name = name or ctx.label.name
+    if py.direct:
+        exe = ctx.declare_output(name + py.exe_suffix)
+        argv = [part.replace("{src}", src.path).replace("{out}", exe.path) for part in py.direct]
+        action(mnemonic="PyCompile", argv=argv, inputs=[src, *extra], outputs=[exe],
+               progress=f"Compiling {ctx.label} {src.basename}", toolchain=toolchain)
+        return exe
+    cc: CcToolchainInfo = tc[CcToolchainInfo]
+    c_file = ctx.declare_output(f"_py/{name}/{src.stem}.c")
+    argv = [part.replace("{src}", src.path).replace("{out}", c_file.path) for part in py.to_c]
+    action(mnemonic="PyToC", argv=argv, inputs=[src, *extra], outputs=[c_file],
+           progress=f"Translating {ctx.label} {src.basename}", toolchain=toolchain)
+    obj = compile_object(ctx, cc, c_file, ctx.declare_output(f"_py/{name}/{src.stem}{cc.obj_suffix}"),
+                         [*py.compile_flags, *copts], action=action, toolchain=toolchain)
+    return link_executable(ctx, cc, [obj], (), py.link_flags, name=name, action=action, toolchain=toolchain)
+
+
+def py_binary(ctx: RuleContext):
     (src,) = ctx.files("src")
     if src.extension != ".py":
         raise AnalysisError(f"'{src.path}' is not a .py file", field="src")
-    if py.direct:
-        exe = ctx.declare_output(ctx.label.name + py.exe_suffix)
-        argv = [part.replace("{src}", src.path).replace("{out}", exe.path) for part in py.direct]
-        ctx.action(mnemonic="PyCompile", argv=argv, inputs=[src, *ctx.files("srcs")], outputs=[exe],
-                   progress=f"Compiling {ctx.label} {src.basename}")
-        return [DefaultInfo(files=(exe,), executable=exe)]
-    cc: CcToolchainInfo = tc[CcToolchainInfo]
-    c_file = ctx.declare_output(f"_py/{ctx.label.name}/{src.stem}.c")
-    argv = [part.replace("{src}", src.path).replace("{out}", c_file.path) for part in py.to_c]
-    ctx.action(mnemonic="PyToC", argv=argv, inputs=[src, *ctx.files("srcs")], outputs=[c_file],
-               progress=f"Translating {ctx.label} {src.basename}")
-    obj = ctx.declare_output(f"_py/{ctx.label.name}/{src.stem}{cc.obj_suffix}")
-    ctx.action(mnemonic="CcCompile", argv=[*cc.cc, *cc.compile_flags, *py.compile_flags, *a.copts,
-                                           "-c", c_file.path, "-o", obj.path],
-               inputs=[c_file], outputs=[obj], progress=f"Compiling {ctx.label} {c_file.basename}")
-    exe = link_executable(ctx, cc, [obj], (), py.link_flags)
+    exe = declare_py_program(ctx, ctx.toolchain, src, ctx.files("srcs"), ctx.attrs.copts)
     return [DefaultInfo(files=(exe,), executable=exe)]
 
 

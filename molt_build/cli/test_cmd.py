@@ -21,6 +21,12 @@ def test(
                                                help="Retry a failing run N times; a later pass is FLAKY.")] = 0,
     test_output: Annotated[str, typer.Option("--test-output", help="errors, all or summary.")] = "errors",
     junit: Annotated[Optional[str], typer.Option("--junit", help="Also write the JUnit XML here.")] = None,
+    measure_rss: Annotated[bool, typer.Option("--measure-rss", help="Report each test's peak RSS.")] = False,
+    rlimit_mb: Annotated[int, typer.Option("--rlimit-mb", min=0,
+                                           help="Address-space cap per test process, MiB (0: none).")] = 10240,
+    no_retry_oom: Annotated[bool, typer.Option("--no-retry-oom",
+                                               help="Do not rerun a test killed for memory alone.")] = False,
+    keep_pass_logs: Annotated[bool, typer.Option("--keep-pass-logs", help="Keep the logs of passing tests.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
     cache_dir: CacheDir = None,
     color: Color = "auto",
@@ -41,5 +47,6 @@ def test(
                        profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
                        verbose=verbose, color=color, sig_options=sig, command="test",
                        runs_per_test=runs_per_test, flaky_retries=flaky_retries, test_output=test_output,
-                       junit=junit)
+                       junit=junit, measure_rss=measure_rss, rlimit_mb=rlimit_mb, retry_oom=not no_retry_oom,
+                       keep_pass_logs=keep_pass_logs)
     raise typer.Exit(run_build(req).exit_code)

@@ -1,0 +1,212 @@
+"""Differential cases: `diff_test` (one case) and `diff_suite` (one diff_test per file).
+
+A `.py` case has a reference node (CPython runs the program; keyed by the source and
+the interpreter's identity), a candidate build per lane (the lane's Python frontend, as
+`py_binary` builds it) and one compare node, a test run. A `.c` case is built by every
+C lane (native, wasm, cranelift) and the lanes must agree with each other and with the
+`expected` file when there is one.
+
+A candidate that fails to compile is a result, not a build failure: each build step
+runs under a wrapper that records the compiler's error in place of its output (and
+passes a recorded error on), so the compare node can tell "does not compile" from a
+wrong answer, and a case that fails to compile on both sides passes. Only compiler
+exits 1–125 are recorded; a compiler killed by a signal fails the build as usual.
+
+The compare node (rules/difftool.py) reads the case's `# MOLT_META:` line and the
+expected-failure manifest when it runs, so analysis stays pure."""
+from __future__ import annotations
+
+import posixpath
+from typing import Literal, Optional, Union
+
+from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, File, Rule, RuleContext, SourceFile,
+                            SourceList, ToolchainInfo, ToolchainUnavailable)
+from molt_build.rules.c import compile_object, link_executable
+from molt_build.rules.python import declare_py_program
+from molt_build.rules.tests import timeout_seconds
+from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
+from molt_build.toolchains.host_python import PythonInterpreterInfo
+from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
+
+TOOL = "molt_build.rules.difftool"
+COMPILE_ERROR = "moltb-compile-error"      # first line of a recorded compile error
+C_LANES = ("native", "wasm", "cranelift")
+# $0: the output; then the step's generated inputs up to `--`; then the command. A
+# recorded error among the inputs is passed on; a failing command (exit 1-125) leaves
+# its error in the output instead of failing the action.
+CAPTURE = f"""out=$0
+while [ "$1" != -- ]; do
+  if [ "$(head -c {len(COMPILE_ERROR)} "$1")" = {COMPILE_ERROR} ]; then cp "$1" "$out"; exit 0; fi
+  shift
+done
+shift
+"$@" 2>"$TMPDIR/stderr"
+code=$?
+if [ $code -eq 0 ]; then cat "$TMPDIR/stderr" >&2; exit 0; fi
+if [ $code -gt 125 ]; then cat "$TMPDIR/stderr" >&2; exit $code; fi
+{{ echo {COMPILE_ERROR}; echo "exit $code: $*"; cat "$TMPDIR/stderr"; }} > "$out"
+"""
+
+
+class DiffAttrs(Attrs):
+    expected_failures: SourceFile = Field(
+        default="", description="Expected-failure manifest (TOML: [xfail] label = reason, or "
+                                "label = {reason = ..., lanes = [...]}).")
+    stderr: Literal["ignore", "exact", "exception"] = Field(
+        default="ignore", description="How stderr is compared: ignore, exact, or exception (type and message).")
+    xfail: Union[bool, str] = Field(default=False, description="The case is expected to fail (true or a reason).")
+    timeout: Union[float, int, str] = Field(default="moderate", description="Seconds, or short, moderate, long, "
+                                                                             "eternal (each run of the case).")
+    args: list[str] = Field(default_factory=list, description="Arguments passed to every run.")
+
+
+class DiffTestAttrs(DiffAttrs):
+    src: SourceFile = Field(description="The case: one .py or .c file.")
+    expected: SourceFile = Field(default="", description="Expected stdout (optional).")
+
+
+class DiffSuiteAttrs(DiffAttrs):
+    srcs: SourceList = Field(description="The cases (.py or .c files; globs allowed): one diff_test per file, "
+                                         "named after the file's stem.")
+    expected: SourceList = Field(default_factory=list,
+                                 description="Expected-stdout files (globs allowed); a case takes the one "
+                                             "with its stem (loops.c → loops.expected).")
+
+
+def _wrapped_action(ctx: RuleContext):
+    """ctx.action, with each step's command run under CAPTURE."""
+    def action(*, argv, inputs, outputs, **kw):
+        (out,) = outputs
+        generated = [f.path for f in inputs if not f.is_source]
+        return ctx.action(argv=["/bin/sh", "-c", CAPTURE, out.path, *generated, "--", *argv], inputs=inputs,
+                          outputs=outputs, **kw)
+    return action
+
+
+def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
+    """The candidate lanes: the target's `toolchains`, or every available one that can
+    build the case (a listed lane that cannot is an error; an unlisted one is skipped)."""
+    listed = list(ctx.attrs.toolchains)
+    names = listed or list(ctx.lane_names)
+    provider = PyToolchainInfo if kind == "py" else CcToolchainInfo
+    lanes = []
+    for name in names:
+        try:
+            tc = ctx.lane(name)
+        except ToolchainUnavailable as e:
+            if listed:
+                raise AnalysisError(f"lane '{name}' is not available: {e.message}", field="toolchains") from None
+            continue
+        info = tc.get(provider)
+        usable = info is not None and (kind == "c" or info.available)
+        if kind == "c" and not listed and name not in C_LANES:
+            usable = False       # by default the C lanes are the three built-in ones
+        if not usable:
+            if listed:
+                raise AnalysisError(f"lane '{name}' cannot build a .{kind} case", field="toolchains")
+            continue
+        lanes.append(tc)
+    if not lanes:
+        raise AnalysisError(f"no toolchain can build this .{kind} case", field="toolchains")
+    return lanes
+
+
+def _run_argv(tc: ToolchainInfo, program: File) -> list[str]:
+    return [*tc.run_prefix, program.path]
+
+
+def diff_test(ctx: RuleContext):
+    a: DiffTestAttrs = ctx.attrs
+    (src,) = ctx.files("src")
+    kind = {".py": "py", ".c": "c"}.get(src.extension)
+    if kind is None:
+        raise AnalysisError(f"'{src.path}' is not a .py or .c case", field="src")
+    expected = ctx.files("expected")
+    manifest = ctx.files("expected_failures")
+    timeout = timeout_seconds(a.timeout)
+    host = ctx.lane("python")
+    py = host[PythonInterpreterInfo].interpreter
+    base = f"_diff/{ctx.label.name}"
+    spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr,
+                  "xfail": (a.xfail if isinstance(a.xfail, str) else ("expected to fail" if a.xfail else "")),
+                  "expected": expected[0].path if expected else "", "manifest": manifest[0].path if manifest else "",
+                  "args": list(a.args), "reference": None, "lanes": []}
+    inputs: list[File] = [src, *expected, *manifest]
+    if kind == "py":
+        ref = [ctx.declare_output(f"{base}/reference{x}") for x in ("", ".stdout", ".stderr")]
+        # The exit status goes to $0, stdout and stderr beside it: the node succeeds
+        # whatever the program does, so its result is cached like any output.
+        ctx.action(mnemonic="DiffReference",
+                   argv=["/bin/sh", "-c", '"$@" >"$0.stdout" 2>"$0.stderr"; echo $? >"$0"', ref[0].path,
+                         py, src.path, *a.args],
+                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host,
+                   progress=f"Running {ctx.label} under CPython")
+        spec["reference"] = {"exit": ref[0].path, "stdout": ref[1].path, "stderr": ref[2].path}
+        inputs += ref
+    capture = _wrapped_action(ctx)
+    for tc in _lanes(ctx, kind):
+        name = f"{base}/{tc.name}/{src.stem}"
+        if kind == "py":
+            program = declare_py_program(ctx, tc, src, name=name, action=capture, lane=True)
+        else:
+            cc = tc[CcToolchainInfo]
+            obj = compile_object(ctx, cc, src, ctx.declare_output(f"{name}{cc.obj_suffix}"), [], action=capture,
+                                 toolchain=tc)
+            program = link_executable(ctx, cc, [obj], (), (), name=name, action=capture, toolchain=tc)
+        spec["lanes"].append({"name": tc.name, "fingerprint": tc.fingerprint, "program": program.path,
+                              "run": _run_argv(tc, program)})
+        inputs.append(program)
+    marker = ctx.declare_output(f"{ctx.label.name}.diff")
+    import json
+    ctx.action(mnemonic="DiffCompare", argv=[py, "-m", TOOL, marker.path, json.dumps(spec, sort_keys=True)],
+               inputs=inputs, outputs=[marker], timeout=timeout * (1 + len(spec["lanes"])), test=True,
+               toolchain=host, progress=f"Testing {ctx.label}")
+    return [DefaultInfo(files=(marker,))]
+
+
+# ----------------------------------------------------------------------- diff_suite
+
+SHARED = ("expected_failures", "stderr", "xfail", "timeout", "args", "toolchains", "tags", "visibility",
+          "description")
+
+
+def expand_suite(name: str, attrs: DiffSuiteAttrs, sources: dict) -> list[tuple[str, dict]]:
+    """One diff_test table per case file, named after its stem."""
+    expected = {posixpath.splitext(posixpath.basename(p))[0]: p for p in sources.get("expected", ())
+                if isinstance(p, str)}
+    tables: dict[str, dict] = {}
+    origin: dict[str, str] = {}
+    for path in sources.get("srcs", ()):
+        if not isinstance(path, str):
+            raise AnalysisError(f"'{path}' is a label; diff_suite takes case files", field="srcs")
+        stem = posixpath.splitext(posixpath.basename(path))[0]
+        if posixpath.splitext(path)[1] not in (".py", ".c"):
+            continue              # e.g. a glob that also matches expected files
+        if stem in tables:
+            raise AnalysisError(f"two cases are named '{stem}': {origin[stem]} and {path}", field="srcs",
+                                hint="rename one of the files")
+        table: dict = {"rule": "diff_test", "src": path}
+        for f in SHARED:
+            value = getattr(attrs, f)
+            if value != DiffSuiteAttrs.model_fields[f].get_default(call_default_factory=True):
+                table[f] = value
+        if stem in expected:
+            table["expected"] = expected[stem]
+        tables[stem] = table
+        origin[stem] = path
+    if not tables:
+        raise AnalysisError("no .py or .c cases in srcs", field="srcs")
+    return list(tables.items())
+
+
+def diff_suite(ctx: RuleContext):
+    files = tuple(f for d in ctx.deps("expanded") for f in d.files)
+    return [DefaultInfo(files=files)]
+
+
+RULES = [
+    Rule("diff_test", DiffTestAttrs, diff_test, test=True, uses_toolchain=False, lanes=True,
+         doc="A differential case: CPython (for .py) against a candidate built and run on each lane."),
+    Rule("diff_suite", DiffSuiteAttrs, diff_suite, uses_toolchain=False, lanes=True, expand=expand_suite,
+         doc="One diff_test per case file, named after its stem."),
+]
