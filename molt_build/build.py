@@ -19,7 +19,8 @@ from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, EnvironmentProblem, Mo
 from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
-EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0}
+EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
+               "xpass": 0, "oom": 0, "timeout": 0}
 
 
 @dataclass

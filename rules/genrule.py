@@ -58,3 +58,15 @@ def genrule(ctx: RuleContext):
 
 RULES = [Rule("genrule", GenruleAttrs, genrule, doc="Run a shell command that produces declared outputs.",
               uses_toolchain=False)]
+
+
+class FilegroupAttrs(Attrs):
+    srcs: SourceList = Field(description="The files (paths, globs or labels).")
+
+
+def filegroup(ctx: RuleContext):
+    return [DefaultInfo(files=ctx.files("srcs"))]
+
+
+RULES.append(Rule("filegroup", FilegroupAttrs, filegroup, uses_toolchain=False,
+                  doc="Names a set of files, so other packages can use them by label."))

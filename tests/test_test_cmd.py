@@ -60,7 +60,7 @@ OUTPUT = {"//pkg:ok_sh": "OK_SH_OUT", "//pkg:bad_sh": "BAD_SH_OUT", "//pkg:ok_py
           "//pkg:bad_py": "BAD_PY_OUT", "//lib/sub:deep": "DEEP_OUT"}
 
 STATUS_LINE = re.compile(r"^(//\S+)\s+(\(cached\) )?([A-Z]+) in [\d.]+s$", re.M)
-COUNT_KEYS = {"passed", "failed", "cached", "flaky", "xfail", "skipped"}
+COUNT_KEYS = {"passed", "failed", "cached", "flaky", "xfail", "skipped", "xpass", "oom", "timeout"}
 
 
 # ----------------------------------------------------------------- helpers
@@ -116,7 +116,7 @@ def one_test(ws, script: str, attrs: str = "", name: str = "t") -> None:
 def test_mixed_run_exit_3_and_reports(ws, tmp_path):
     ws.write(MIXED)
     copy = tmp_path / "ci-junit.xml"
-    r = ws.run("test", "//...", "--junit", str(copy))
+    r = ws.run("test", "//...", "--junit", str(copy), "--keep-pass-logs")
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr
     assert statuses(r.stderr) == {**{l: "PASSED" for l in PASSING}, **{l: "FAILED" for l in FAILING}}
@@ -134,7 +134,8 @@ def test_mixed_run_exit_3_and_reports(ws, tmp_path):
 
     # summary.json
     s = summary_json(ws)
-    assert s["counts"] == {"passed": 3, "failed": 2, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0}
+    assert s["counts"] == {"passed": 3, "failed": 2, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
+                           "xpass": 0, "oom": 0, "timeout": 0}
     assert isinstance(s["jobs"], int) and s["jobs"] >= 1
     assert isinstance(s["limits"], dict) and isinstance(s["rss"], dict)
     tests = {t["label"]: t for t in s["tests"]}
@@ -168,19 +169,20 @@ def test_mixed_run_exit_3_and_reports(ws, tmp_path):
 
 def test_second_run_caches_passes_and_reruns_failures(ws):
     ws.write(MIXED)
-    r1 = ws.run("test", "//...")
+    r1 = ws.run("test", "//...", "--keep-pass-logs")
     assert r1.returncode == 3, r1.stderr
     first = by_label(run_events(ws))
     assert first == {**{l: ["executed"] for l in PASSING}, **{l: ["failed"] for l in FAILING}}
 
-    r2 = ws.run("test", "//...")
+    r2 = ws.run("test", "//...", "--keep-pass-logs")
     assert r2.returncode == 3, r2.stderr
     assert statuses(r2.stderr) == {**{l: "(cached) PASSED" for l in PASSING}, **{l: "FAILED" for l in FAILING}}
     # A failure is never cached: the failing tests ran again.
     assert by_label(run_events(ws)) == {**{l: ["cached"] for l in PASSING}, **{l: ["failed"] for l in FAILING}}
     fin = ws.finished()
     assert fin["exit_code"] == 3
-    assert fin["tests"] == {"passed": 3, "failed": 2, "cached": 3, "flaky": 0, "xfail": 0, "skipped": 0}
+    assert fin["tests"] == {"passed": 3, "failed": 2, "cached": 3, "flaky": 0, "xfail": 0, "skipped": 0,
+                           "xpass": 0, "oom": 0, "timeout": 0}
     assert summary_json(ws)["counts"] == fin["tests"]
     # The cached logs still hold the output of the run that passed.
     assert "OK_SH_OUT" in (logs_dir(ws) / "pkg/ok_sh/test.log").read_text()
@@ -208,7 +210,7 @@ def test_changed_test_source_reruns_only_that_test(ws):
     ws.write({"pkg/bad.sh": "exit 0\n", "pkg/bad.py": "pass\n"})
     assert ws.run("test", "//...").returncode == 0
     ws.write({"pkg/ok.sh": "echo OK_SH_OUT again\n"})
-    r = ws.run("test", "//...")
+    r = ws.run("test", "//...", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     runs = by_label(run_events(ws))
     assert runs.pop("//pkg:ok_sh") == ["executed"]
@@ -269,7 +271,7 @@ def test_build_failure_in_a_dependency_exits_1(ws):
         src = "t.sh"
         data = [":gen"]
         """, "t.sh": "cat moltb-out/*/gen.txt\n"})
-    r = ws.run("test", "//:t")
+    r = ws.run("test", "//:t", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     assert "GENERATED" in (logs_dir(ws) / "t/test.log").read_text()
 
@@ -367,7 +369,7 @@ def test_runs_per_test(ws, tmp_path):
     d = tmp_path / "runs"
     d.mkdir()
     one_test(ws, f'echo "run=$TEST_RUN_NUMBER"\necho "$TEST_RUN_NUMBER" >> {d}/runs\n')
-    r = ws.run("test", "//:t", "--runs-per-test", "3")
+    r = ws.run("test", "//:t", "--runs-per-test", "3", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     runs = run_events(ws)
     assert len(runs) == 3 and {e["status"] for e in runs} == {"executed"}
@@ -401,7 +403,7 @@ def test_shards(ws, tmp_path):
         echo scratch > "$TEST_TMPDIR/scratch.txt"
         test "$(cat "$TEST_TMPDIR/scratch.txt")" = scratch
         """, "shard_count = 3\n")
-    r = ws.run("test", "//:t")
+    r = ws.run("test", "//:t", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     runs = run_events(ws)
     assert len(runs) == 3 and {e["status"] for e in runs} == {"executed"}
@@ -510,7 +512,7 @@ def test_bad_test_output_value_exits_2(ws):
 @pytest.mark.parametrize("mode", ["errors", "summary"])
 def test_passing_test_stderr_hidden_unless_all(ws, mode):
     one_test(ws, "echo PASSING_STDERR >&2\nexit 0\n")
-    r = ws.run("test", "//:t", "--test-output", mode)
+    r = ws.run("test", "//:t", "--test-output", mode, "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     assert "PASSING_STDERR" in (logs_dir(ws) / "t/test.log").read_text()
     assert "PASSING_STDERR" not in r.stdout + r.stderr, r.stderr
@@ -581,7 +583,8 @@ def test_each_invocation_rewrites_the_reports(ws, tmp_path):
     s = summary_json(ws)
     assert [t["label"] for t in s["tests"]] == ["//pkg:ok_sh"]
     assert s["tests"][0]["cached"] is True
-    assert s["counts"] == {"passed": 1, "failed": 0, "cached": 1, "flaky": 0, "xfail": 0, "skipped": 0}
+    assert s["counts"] == {"passed": 1, "failed": 0, "cached": 1, "flaky": 0, "xfail": 0, "skipped": 0,
+                           "xpass": 0, "oom": 0, "timeout": 0}
     assert failures(ws) == []
     assert list(junit_cases(logs_dir(ws) / "junit.xml")) == ["//pkg:ok_sh"]
     assert list(junit_cases(copy)) == ["//pkg:ok_sh"]

@@ -1,0 +1,8 @@
+print([x * x for x in range(10) if x % 2])
+print({x: x ** 3 for x in range(5)})
+print({c for c in "mississippi"} == set("misp"))
+print(sum(x for x in range(100) if x % 3 == 0))
+print([(i, j) for i in range(3) for j in range(i)])
+print([[y for y in range(x)] for x in range(4)])
+g = (c.upper() for c in "gen")
+print(next(g), list(g))

@@ -1,0 +1,3 @@
+# MOLT_META: skip=its output depends on the wall clock
+import time
+print(time.time())

@@ -1,0 +1,15 @@
+from collections import Counter, OrderedDict, defaultdict, deque, namedtuple, ChainMap
+c = Counter("abracadabra")
+print(c.most_common(3), c["z"], sorted((c + Counter("aaz")).items()))
+dd = defaultdict(list)
+for k, v in [("a", 1), ("b", 2), ("a", 3)]:
+    dd[k].append(v)
+print(dict(dd))
+dq = deque(range(5), maxlen=5)
+dq.appendleft(-1); dq.rotate(2)
+print(dq, dq.pop(), dq.popleft())
+P = namedtuple("P", "x y")
+p = P(1, y=2)
+print(p, p._replace(x=5), p._asdict(), p.x + p.y)
+od = OrderedDict(a=1, b=2); od.move_to_end("a")
+print(list(od), ChainMap({"a": 1}, {"a": 2, "b": 3})["b"])
