@@ -352,6 +352,8 @@ class Scheduler:
         return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
+        if node.action.test and self.measure_rss and not hit.max_rss_kb:
+            return False       # asked to measure: a pass recorded without a measurement runs again
         declared = {o.path for o in node.action.outputs}
         if {p for p, _d, _s, _x in hit.outputs} != declared:
             # An entry that names other paths than the action declares (a poisoned or
