@@ -109,7 +109,8 @@ def table(r: dict, jobs: int) -> str:
     ]
     for cat, secs in sorted(r["action_s"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {cat} | {secs:.1f} | {secs / total:.0%} |")
-    lines.append(f"\nPeak RSS of the cold `moltb test`: {r['cold_rss_kb'] / 1024:.0f} MiB.")
+    lines.append(f"\nPeak RSS of the largest process of the cold run (moltb or an action it ran, as "
+                 f"/usr/bin/time reports it): {r['cold_rss_kb'] / 1024:.0f} MiB.")
     return "\n".join(lines)
 
 
