@@ -184,12 +184,6 @@ class RuleContext:
                                 field="toolchains")
         return self._resolve(name)
 
-    @property
-    def host_python(self) -> str:
-        """The interpreter running moltb (for rules that run Python programs)."""
-        import sys
-        return sys.executable
-
     def test_option(self, name: str, default: Any = None) -> Any:
         """A request-level option for test rules (e.g. `runs_per_test`)."""
         return self._options.get(name, default)

@@ -25,7 +25,7 @@ from molt_build.rules.c import compile_object, link_executable
 from molt_build.rules.python import declare_py_program
 from molt_build.rules.tests import timeout_seconds
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
-from molt_build.toolchains.host_python import PythonInterpreterInfo
+from molt_build.toolchains.host_python import python_lane
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
 TOOL = "molt_build.rules.difftool"
@@ -117,6 +117,8 @@ def _run_argv(tc: ToolchainInfo, program: File) -> list[str]:
 
 def diff_test(ctx: RuleContext):
     a: DiffTestAttrs = ctx.attrs
+    if ctx.deps("expanded"):          # `src` was a glob: the target stands for one case per file
+        return diff_suite(ctx)
     (src,) = ctx.files("src")
     kind = {".py": "py", ".c": "c"}.get(src.extension)
     if kind is None:
@@ -124,8 +126,7 @@ def diff_test(ctx: RuleContext):
     expected = ctx.files("expected")
     manifest = ctx.files("expected_failures")
     timeout = timeout_seconds(a.timeout)
-    host = ctx.lane("python")
-    py = host[PythonInterpreterInfo].interpreter
+    host, py = python_lane(ctx)
     base = f"_diff/{ctx.label.name}"
     spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr,
                   "xfail": (a.xfail if isinstance(a.xfail, str) else ("expected to fail" if a.xfail else "")),
@@ -170,7 +171,15 @@ SHARED = ("expected_failures", "stderr", "xfail", "timeout", "args", "toolchains
           "description")
 
 
-def expand_suite(name: str, attrs: DiffSuiteAttrs, sources: dict) -> list[tuple[str, dict]]:
+def expand_glob_case(name: str, attrs: DiffTestAttrs, sources: dict) -> list[tuple[str, dict]]:
+    """A diff_test whose `src` is a glob is a suite of the files it matches."""
+    if not any(c in attrs.src for c in "*?["):
+        return []
+    return expand_suite(name, attrs, {"srcs": sources.get("src", ()), "expected": sources.get("expected", ())},
+                        field="src")
+
+
+def expand_suite(name: str, attrs: DiffAttrs, sources: dict, field: str = "srcs") -> list[tuple[str, dict]]:
     """One diff_test table per case file, named after its stem."""
     expected = {posixpath.splitext(posixpath.basename(p))[0]: p for p in sources.get("expected", ())
                 if isinstance(p, str)}
@@ -178,24 +187,24 @@ def expand_suite(name: str, attrs: DiffSuiteAttrs, sources: dict) -> list[tuple[
     origin: dict[str, str] = {}
     for path in sources.get("srcs", ()):
         if not isinstance(path, str):
-            raise AnalysisError(f"'{path}' is a label; diff_suite takes case files", field="srcs")
+            raise AnalysisError(f"'{path}' is a label; a suite takes case files", field=field)
         stem = posixpath.splitext(posixpath.basename(path))[0]
         if posixpath.splitext(path)[1] not in (".py", ".c"):
             continue              # e.g. a glob that also matches expected files
         if stem in tables:
-            raise AnalysisError(f"two cases are named '{stem}': {origin[stem]} and {path}", field="srcs",
+            raise AnalysisError(f"two cases are named '{stem}': {origin[stem]} and {path}", field=field,
                                 hint="rename one of the files")
         table: dict = {"rule": "diff_test", "src": path}
         for f in SHARED:
             value = getattr(attrs, f)
-            if value != DiffSuiteAttrs.model_fields[f].get_default(call_default_factory=True):
+            if value != type(attrs).model_fields[f].get_default(call_default_factory=True):
                 table[f] = value
         if stem in expected:
             table["expected"] = expected[stem]
         tables[stem] = table
         origin[stem] = path
     if not tables:
-        raise AnalysisError("no .py or .c cases in srcs", field="srcs")
+        raise AnalysisError(f"no .py or .c cases in {field}", field=field)
     return list(tables.items())
 
 
@@ -205,7 +214,7 @@ def diff_suite(ctx: RuleContext):
 
 
 RULES = [
-    Rule("diff_test", DiffTestAttrs, diff_test, test=True, uses_toolchain=False, lanes=True,
+    Rule("diff_test", DiffTestAttrs, diff_test, test=True, uses_toolchain=False, lanes=True, expand=expand_glob_case,
          doc="A differential case: CPython (for .py) against a candidate built and run on each lane."),
     Rule("diff_suite", DiffSuiteAttrs, diff_suite, uses_toolchain=False, lanes=True, expand=expand_suite,
          doc="One diff_test per case file, named after its stem."),

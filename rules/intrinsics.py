@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
 from molt_build.rules.tests import RUN_AND_MARK
+from molt_build.toolchains.host_python import python_lane
 
 TOOL = "molt_build.rules.intrinsics_tool"
 
@@ -22,22 +23,22 @@ def intrinsics_check(ctx: RuleContext):
         raise AnalysisError("no .py modules in srcs", field="srcs")
     (manifest,) = ctx.files("manifest")
     (ratchet,) = ctx.files("ratchet")
-    py = ctx.host_python
+    host, py = python_lane(ctx)
     scans = []
     for m in modules:
         rel = m.path[len(ctx.package) + 1:] if ctx.package else m.path
         out = ctx.declare_output(f"_intrinsics/{ctx.label.name}/{rel}.json")
         ctx.action(mnemonic="IntrinsicScan", argv=[py, "-m", TOOL, "scan", m.path, out.path], inputs=[m],
-                   outputs=[out], progress=f"Scanning {ctx.label} {rel}")
+                   outputs=[out], progress=f"Scanning {ctx.label} {rel}", toolchain=host)
         scans.append(out)
     audit = ctx.declare_output(f"{ctx.label.name}.audit.md")
     ctx.action(mnemonic="IntrinsicReport", argv=[py, "-m", TOOL, "report", audit.path, *(s.path for s in scans)],
-               inputs=scans, outputs=[audit], progress=f"Reporting {ctx.label}")
+               inputs=scans, outputs=[audit], progress=f"Reporting {ctx.label}", toolchain=host)
     marker = ctx.declare_output(f"{ctx.label.name}.gate.passed")
     ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, py, "-m", TOOL, "gate",
                                          manifest.path, ratchet.path, *(s.path for s in scans)],
                inputs=[manifest, ratchet, *scans], outputs=[marker], progress=f"Testing {ctx.label} (gate)",
-               timeout=300.0, test=True)
+               timeout=300.0, test=True, toolchain=host)
     return [DefaultInfo(files=(audit, marker))]
 
 

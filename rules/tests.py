@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Union
 
 from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
+from molt_build.toolchains.host_python import python_lane
 
 FLAKY_RETRIES = 2   # a `flaky = true` test gets three attempts, as in Bazel
 TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
@@ -40,8 +41,9 @@ def timeout_seconds(value) -> float:
     return float(value)
 
 
-def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1):
-    """One action per (run, shard); returns the markers."""
+def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1, toolchain=None):
+    """One action per (run, shard); returns the markers. `toolchain`: a lane the
+    program needs (e.g. the Python interpreter)."""
     a = ctx.attrs
     shards = max(1, a.shard_count)
     markers = []
@@ -57,7 +59,7 @@ def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1):
             ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, *argv, *a.args],
                        inputs=inputs, outputs=[marker], env=env, timeout=timeout_seconds(a.timeout),
                        progress=f"Testing {ctx.label}{suffix.replace('_', ' ')}", test=True,
-                       retries=FLAKY_RETRIES if a.flaky else 0)
+                       retries=FLAKY_RETRIES if a.flaky else 0, toolchain=toolchain)
             markers.append(marker)
     return markers
 
@@ -78,7 +80,8 @@ def py_test(ctx: RuleContext):
     if src.extension != ".py":
         raise AnalysisError(f"'{src.path}' is not a .py file", field="src")
     data = [*ctx.files("srcs"), *ctx.files("data"), *(f for d in ctx.deps() for f in d.files)]
-    markers = declare_runs(ctx, [ctx.host_python, src.path], [src, *data], _runs(ctx))
+    host, py = python_lane(ctx)
+    markers = declare_runs(ctx, [py, src.path], [src, *data], _runs(ctx), toolchain=host)
     return [DefaultInfo(files=tuple(markers))]
 
 

@@ -62,6 +62,17 @@ def test_suite_makes_one_case_per_file_named_by_stem(ws):
     assert set(r.stdout.split()) == {"//d:alpha", "//d:beta", "//d:gamma"}
 
 
+def test_diff_test_with_a_glob_makes_one_case_per_file(ws):
+    ws.write({"BUILD.toml": HEADER, "g/BUILD.toml": '[every]\nrule = "diff_test"\nsrc = "*.c"\n',
+              "g/one.c": '#include <stdio.h>\nint main(void){puts("1");return 0;}\n',
+              "g/two.c": '#include <stdio.h>\nint main(void){puts("2");return 0;}\n'})
+    r = ws.run("query", "//g:all")
+    assert set(r.stdout.split()) == {"//g:every", "//g:one", "//g:two"}, r.stderr
+    r = ws.run("test", "//g:every")
+    assert r.returncode == 0, r.stderr
+    assert statuses(ws) == {"//g:one": "PASSED", "//g:two": "PASSED"}
+
+
 def test_two_cases_with_one_stem_is_an_error_naming_the_files(ws):
     suite_ws(ws, {"same.py": GOOD, "same.c": "int main(void){return 0;}\n"})
     r = ws.run("test", "//d/...")

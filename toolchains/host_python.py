@@ -27,6 +27,14 @@ def interpreter_identity() -> str:
             f"base {sys.base_prefix} | cache_tag {impl.cache_tag}").replace("\n", " ")
 
 
+def python_lane(ctx) -> tuple[ToolchainInfo, str]:
+    """(the `python` toolchain, its argv[0]) for a rule's actions that run Python:
+    declare them with `toolchain=` so they are keyed by the interpreter's identity and
+    find it on PATH, not by where it is installed."""
+    tc = ctx.lane("python")
+    return tc, tc[PythonInterpreterInfo].interpreter
+
+
 class HostPythonToolchain(Toolchain):
     name = "python"
     doc = "The CPython running moltb: reference runs of differential cases, Python tests."
