@@ -31,6 +31,10 @@ EXCEPTION_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrup
 SYNTAX = (b"SyntaxError", b"IndentationError", b"TabError")
 
 
+class BadManifest(Exception):
+    """The expected-failure manifest cannot be read."""
+
+
 class Run:
     """One program's observable behaviour."""
 
@@ -57,9 +61,15 @@ def parse_meta(text: str) -> dict[str, str]:
 def manifest_entry(path: str, label: str) -> tuple[str, list[str]] | None:
     if not path:
         return None
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    entry = data.get("xfail", {}).get(label)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise BadManifest(f"{path}: {e}") from None
+    table = data.get("xfail", {})
+    if not isinstance(table, dict):
+        raise BadManifest(f"{path}: [xfail] must be a table of label = reason")
+    entry = table.get(label)
     if entry is None:
         return None
     if isinstance(entry, str):
@@ -127,13 +137,13 @@ def udiff(a: bytes, b: bytes, name_a: str, name_b: str) -> str:
 def compare(ref: Run, got: Run, ref_name: str, lane: str, stderr_mode: str, relaxed_stdout: bool,
             python: bool) -> list[str]:
     """What differs between two runs (empty: they agree)."""
-    if ref.compile_error or got.compile_error or (python and is_python_compile_error(ref)):
-        ref_fails = bool(ref.compile_error) or (python and is_python_compile_error(ref))
-        if ref_fails and got.compile_error:
-            return []
-        if got.compile_error:
-            return [f"{lane} failed to compile, {ref_name} did not:\n{got.compile_error}"]
+    if got.compile_error:
+        if ref.compile_error or (python and is_python_compile_error(ref)):
+            return []          # neither side compiles: agreement
+        return [f"{lane} failed to compile, {ref_name} did not:\n{got.compile_error}"]
+    if ref.compile_error:
         return [f"{ref_name} failed to compile, {lane} did not ({got.describe()})"]
+    # CPython's SyntaxError against a candidate that compiled and ran: the outputs decide.
     problems = []
     same = relaxed(ref.stdout) == relaxed(got.stdout) if relaxed_stdout else ref.stdout == got.stdout
     if not same:
@@ -183,7 +193,10 @@ def main(marker: str, spec: dict) -> int:
     xfail, xfail_lanes = spec["xfail"], []
     if "xfail" in meta:
         xfail = meta["xfail"] if meta["xfail"] != "yes" else "marked xfail in the case"
-    listed = manifest_entry(spec["manifest"], spec["label"])
+    try:
+        listed = manifest_entry(spec["manifest"], spec["label"])
+    except BadManifest as e:
+        return finish(marker, "FAILED", lines + [f"cannot use the expected-failure manifest: {e}"])
     if listed:
         xfail, xfail_lanes = listed
     python = spec["kind"] == "py"

@@ -187,6 +187,15 @@ def test_xfail_by_meta_and_manifest_then_xpass_when_fixed(ws):
     assert ws.finished()["tests"]["xpass"] == 2
 
 
+def test_unreadable_manifest_fails_the_case_naming_the_file(ws):
+    suite_ws(ws, {"c.py": GOOD}, attrs='expected_failures = "xfail.toml"\n',
+             extra={"d/xfail.toml": "[xfail\n"})
+    r = ws.run("test", "//d/...")
+    assert r.returncode == 3, r.stderr
+    assert statuses(ws) == {"//d:c": "FAILED"}
+    assert "cannot use the expected-failure manifest: d/xfail.toml" in log_of(ws, "//d:c")
+
+
 def test_xfail_attribute_and_skip_meta(ws):
     suite_ws(ws, {"x.py": DIFFERS, "s.py": "# MOLT_META: skip=depends on the clock\nimport time\nprint(time.time())\n"},
              attrs="xfail = true\n")
