@@ -13,7 +13,7 @@ from molt_build.layout import TESTLOGS_DIR
 
 FAILING = ("FAILED", "TIMEOUT", "XPASS", "OOM")
 PRUNED = ("PASSED", "SKIPPED")          # logs not kept without --keep-pass-logs
-ORDER = {"PASSED": 0, "SKIPPED": 0, "XFAIL": 1, "FLAKY": 2, "FAILED": 3, "TIMEOUT": 4, "XPASS": 4, "OOM": 5}
+ORDER = {"PASSED": 0, "SKIPPED": 1, "XFAIL": 2, "FLAKY": 3, "FAILED": 4, "TIMEOUT": 5, "XPASS": 5, "OOM": 6}
 
 
 def counts_of(tests: list[dict]) -> dict:

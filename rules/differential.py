@@ -48,6 +48,15 @@ if [ $code -gt 125 ]; then cat "$TMPDIR/stderr" >&2; exit $code; fi
 """
 
 
+# Run the reference, recording its exit status; a program the kernel killed (SIGKILL,
+# e.g. out of memory) is not a result to keep: the run dies the same way.
+REFERENCE = """"$@" >"$0.stdout" 2>"$0.stderr"
+code=$?
+if [ $code -eq 137 ]; then kill -KILL $$; fi
+echo $code >"$0"
+"""
+
+
 class DiffAttrs(Attrs):
     expected_failures: SourceFile = Field(
         default="", description="Expected-failure manifest (TOML: [xfail] label = reason, or "
@@ -135,12 +144,12 @@ def diff_test(ctx: RuleContext):
     inputs: list[File] = [src, *expected, *manifest]
     if kind == "py":
         ref = [ctx.declare_output(f"{base}/reference{x}") for x in ("", ".stdout", ".stderr")]
-        # The exit status goes to $0, stdout and stderr beside it: the node succeeds
-        # whatever the program does, so its result is cached like any output.
-        ctx.action(mnemonic="DiffReference",
-                   argv=["/bin/sh", "-c", '"$@" >"$0.stdout" 2>"$0.stderr"; echo $? >"$0"', ref[0].path,
-                         py, src.path, *a.args],
-                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host,
+        # The reference is a run of the case (a test run: capped, timed, and reported as
+        # the case's TIMEOUT or OOM when it hangs or is killed). Whatever the program
+        # does is its result, cached like any output: the exit status goes to $0,
+        # stdout and stderr beside it.
+        ctx.action(mnemonic="DiffReference", argv=["/bin/sh", "-c", REFERENCE, ref[0].path, py, src.path, *a.args],
+                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host, test=True,
                    progress=f"Running {ctx.label} under CPython")
         spec["reference"] = {"exit": ref[0].path, "stdout": ref[1].path, "stderr": ref[2].path}
         inputs += ref

@@ -213,6 +213,9 @@ def main(marker: str, spec: dict) -> int:
         ref = Run(read(r["stdout"]), read(r["stderr"]), int(read(r["exit"]).strip() or b"0"))
         ref_name = "cpython"
         lines.insert(1, f"cpython: exit {ref.code}, {len(ref.stdout)} bytes of stdout")
+        if is_oom(ref):
+            lines.append(ref.stderr.decode(errors="replace")[-2000:])
+            return finish(marker, "OOM", lines + ["cpython ran out of memory"], runs)
         against = runs
     else:
         ref_name, ref = runs[0]

@@ -282,6 +282,15 @@ def test_case_past_the_rlimit_is_oom_after_one_solo_retry(ws):
     assert statuses(ws) == {"//d:big": "PASSED"}
 
 
+def test_a_hanging_case_is_timeout_and_the_others_still_run(ws):
+    suite_ws(ws, {"hang.py": "while True:\n    pass\n", "fine.py": GOOD}, attrs="timeout = 3\n")
+    r = ws.run("test", "//d/...")
+    assert r.returncode == 3, r.stderr
+    assert statuses(ws) == {"//d:hang": "TIMEOUT", "//d:fine": "PASSED"}
+    assert failures(ws) == ["//d:hang"]
+    assert ws.finished()["tests"]["timeout"] == 1
+
+
 def test_no_retry_oom_reports_oom_after_one_attempt(ws):
     suite_ws(ws, {"big.py": BIG})
     r = ws.run("test", "//d/...", "--rlimit-mb", "300", "--no-retry-oom")
