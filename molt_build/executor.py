@@ -24,6 +24,7 @@ TEST_STATUSES = ("PASSED", "FAILED", "XFAIL", "XPASS", "OOM", "SKIPPED")
 # without a Python pre-exec hook (which would force fork instead of vfork).
 RLIMIT_SH = 'ulimit -v "$0" && exec "$@"'
 RSS_EXEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rss_exec.py")
+REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reaper.py")
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class LocalExecutor:
         self.workspace_dev = device_of(workspace_root)
         self.cas_dev = device_of(cas.root if os.path.isdir(cas.root) else os.path.dirname(cas.root))
         self._procs: set[subprocess.Popen] = set()
+        self._reaper: subprocess.Popen | None = None
         self._trash: list[str] = []
         self._removers: list[subprocess.Popen] = []
         self._lock = threading.Lock()
@@ -112,8 +114,31 @@ class LocalExecutor:
     def _reap(self, block: bool) -> None:
         self._removers = [p for p in self._removers if (p.wait() if block else p.poll()) is None]
 
+    def _tell_reaper(self, line: str) -> None:
+        """Keep the reaper's list of running process groups (called under the lock)."""
+        if self._reaper is None:
+            try:
+                self._reaper = subprocess.Popen([sys.executable, "-S", "-E", REAPER], stdin=subprocess.PIPE,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                start_new_session=True, text=True, bufsize=1)
+            except OSError:
+                self._reaper = False       # no reaper: a SIGKILLed moltb leaves its actions running
+        if self._reaper:
+            try:
+                self._reaper.stdin.write(line)
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Remove what is left of the exec roots (waits for the background removals)."""
+        with self._lock:
+            if self._reaper:
+                try:
+                    self._reaper.stdin.write(".\n")
+                    self._reaper.stdin.close()
+                except OSError:
+                    pass
+                self._reaper.wait()
         with self._lock:
             batch, self._trash = self._trash, []
         if batch:
@@ -154,6 +179,7 @@ class LocalExecutor:
             return SpawnResult(127, error=f"cannot start {spawn.argv[0]!r}: {e.strerror}")
         with self._lock:
             self._procs.add(proc)
+            self._tell_reaper(f"+{proc.pid}\n")
             if self.cancelled:          # Ctrl-C landed between the spawn and the line above
                 _kill_group(proc)
         try:
@@ -161,6 +187,7 @@ class LocalExecutor:
         finally:
             with self._lock:
                 self._procs.discard(proc)
+                self._tell_reaper(f"-{proc.pid}\n")
         duration = time.monotonic() - start
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
                           duration=duration, timed_out=timed_out, cancelled=self.cancelled, max_rss_kb=rss)

@@ -138,3 +138,47 @@ def test_sigkill_at_random_moments_never_corrupts_the_cache(ws):
     # And a second build of the final state is all hits.
     fin = _build_and_check(ws, f"round-{ROUNDS - 1}", "no-op build")
     assert fin["actions"]["executed"] == 0
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reparented parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigkill_of_moltb_kills_the_actions_it_was_running(ws, tmp_path):
+    pids = tmp_path / "pids"
+    ws.write({"BUILD.toml": HEADER + "".join(
+        f'[s{i}]\nrule = "genrule"\nouts = ["s{i}.txt"]\ncmd = "echo $$$$ >> {pids}; sleep 120; echo > $@"\n\n'
+        for i in (1, 2))})
+    p = ws.popen("build", "//...", "-j", "2", start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids.read_text().split() if pids.exists() else []) < 2:
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the actions never started"
+            time.sleep(0.05)
+        running = [int(x) for x in pids.read_text().split()]
+        assert all(_alive(pid) for pid in running)
+        os.kill(p.pid, signal.SIGKILL)          # moltb alone: its actions have their own sessions
+        p.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in running) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in running), "actions outlived the killed build"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        for pid in (int(x) for x in pids.read_text().split()) if pids.exists() else ():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    # The next build runs them again (nothing of the killed run was kept) and succeeds.
+    ws.write({"BUILD.toml": (ws.root / "BUILD.toml").read_text().replace("sleep 120", "sleep 0")})
+    r = ws.run("build", "//...")
+    assert r.returncode == 0, r.stderr
