@@ -95,6 +95,48 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
                         sig_options=options)
 
 
+def test_signature(runs_per_test: int, toolchains: list[str], profile: str | None,
+                   cache_dir: str | None) -> dict[str, list[str]]:
+    """What names a `moltb test` request's snapshot (the same from either parser)."""
+    sig: dict[str, list[str]] = {"command": ["test"], "--runs-per-test": [str(runs_per_test)]}
+    if toolchains:
+        sig["--toolchain"] = list(toolchains)
+    for name, value in (("--profile", profile), ("--cache-dir", cache_dir)):
+        if value is not None:
+            sig[name] = [value]
+    return sig
+
+
+def request_from_test_args(args: list[str]) -> BuildRequest | None:
+    """As `request_from_args`, for `moltb test` and its everyday flags."""
+    parsed = noop.parse_build_args(args, noop.TEST_VALUE_FLAGS, noop.TEST_BOOL_FLAGS)
+    if parsed is None:
+        return None
+    patterns, options, flags = parsed
+
+    def number(name: str, default: int, least: int) -> int | None:
+        value = flags.get(name, str(default))
+        return int(value) if str(value).isdigit() and int(value) >= least else None
+
+    runs, retries, rlimit = number("--runs-per-test", 1, 1), number("--flaky-retries", 0, 0), \
+        number("--rlimit-mb", 10240, 0)
+    jobs = flags.get("-j") or flags.get("--jobs")
+    output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
+    if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \
+            color not in ("auto", "yes", "no") or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
+        return None            # the full CLI explains what is wrong
+    toolchains = options.get("--toolchain", [])
+    return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
+                        keep_going=bool(flags.get("-k") or flags.get("--keep-going")), toolchains=toolchains,
+                        profile=flags.get("--profile"), use_cache="--no-cache" not in flags,
+                        cache_dir=flags.get("--cache-dir"), quiet=bool(flags.get("-q") or flags.get("--quiet")),
+                        verbose=bool(flags.get("-v") or flags.get("--verbose")), color=color,
+                        sig_options=test_signature(runs, toolchains, flags.get("--profile"), flags.get("--cache-dir")),
+                        command="test", runs_per_test=runs, flaky_retries=retries, test_output=output,
+                        junit=flags.get("--junit"), measure_rss=bool(flags.get("--measure-rss")), rlimit_mb=rlimit,
+                        retry_oom=not flags.get("--no-retry-oom"), keep_pass_logs=bool(flags.get("--keep-pass-logs")))
+
+
 def cwd_package(ws, cwd: str) -> str:
     return noop.cwd_package(ws.root, cwd)
 

@@ -1,5 +1,6 @@
-"""The `moltb` console entry point. `moltb build` with everyday flags is answered
-here: a no-op from the snapshot alone, anything else by the engine directly. The CLI
+"""The `moltb` console entry point. `moltb build` and `moltb test` with everyday flags
+are answered here: a no-op build from the snapshot alone, anything else by the engine
+directly. The CLI
 framework (and its imports) is loaded only for other commands, `--help`, and flags
 the quick parser does not know (it then parses and reports them)."""
 from __future__ import annotations
@@ -17,6 +18,11 @@ def main() -> None:
                 sys.exit(rc)
             from molt_build.build import request_from_args, run_build
             req = request_from_args(args[1:])
+            if req is not None:
+                sys.exit(run_build(req).exit_code)
+        if args[:1] == ["test"] and "--help" not in args and "-h" not in args:
+            from molt_build.build import request_from_test_args, run_build
+            req = request_from_test_args(args[1:])
             if req is not None:
                 sys.exit(run_build(req).exit_code)
         from molt_build.cli import run

@@ -68,8 +68,16 @@ def cwd_package(root: str, cwd: str) -> str:
     return "" if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def parse_build_args(args: list[str]):
-    """(patterns, signature options, flags) or None when the command line is unusual."""
+# `moltb test`'s own everyday flags, on top of the build ones (see build.request_from_test_args).
+TEST_VALUE_FLAGS = {"--runs-per-test", "--flaky-retries", "--test-output", "--junit", "--rlimit-mb"}
+TEST_BOOL_FLAGS = {"--measure-rss", "--no-retry-oom", "--keep-pass-logs"}
+
+
+def parse_build_args(args: list[str], value_flags=frozenset(), bool_flags=frozenset()):
+    """(patterns, signature options, flags) or None when the command line is unusual.
+    `value_flags` and `bool_flags` are accepted on top of the build flags."""
+    value_flags = _VALUE_FLAGS | value_flags
+    bool_flags = _BOOL_FLAGS | bool_flags
     patterns: list[str] = []
     options: dict[str, list[str]] = {}
     flags: dict[str, str | bool] = {}
@@ -83,7 +91,7 @@ def parse_build_args(args: list[str]):
             name, eq, value = a.partition("=")
             if name[:2] == "-j" and len(name) > 2 and not eq:   # -j2
                 name, eq, value = "-j", "=", name[2:]
-            if name in _VALUE_FLAGS:
+            if name in value_flags:
                 if not eq:
                     i += 1
                     if i >= len(args):
@@ -92,7 +100,7 @@ def parse_build_args(args: list[str]):
                 flags[name] = value
                 if name in _SIG_FLAGS:
                     options.setdefault(name, []).append(value)
-            elif a in _BOOL_FLAGS and not eq:
+            elif a in bool_flags and not eq:
                 flags[a] = True
                 if a in _SIG_FLAGS:
                     options[a] = ["1"]

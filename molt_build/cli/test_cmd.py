@@ -34,15 +34,10 @@ def test(
     verbose: Verbose = False,
 ) -> None:
     """Build what the tests need, run them (passing results are cached) and report."""
-    from molt_build.build import BuildRequest, run_build
+    from molt_build.build import BuildRequest, run_build, test_signature
     if test_output not in ("errors", "all", "summary"):
         raise typer.BadParameter("must be errors, all or summary", param_hint="--test-output")
-    sig: dict[str, list[str]] = {"command": ["test"], "--runs-per-test": [str(runs_per_test)]}
-    if toolchain:
-        sig["--toolchain"] = list(toolchain)
-    for name, value in (("--profile", profile), ("--cache-dir", cache_dir)):
-        if value is not None:
-            sig[name] = [value]
+    sig = test_signature(runs_per_test, toolchain or [], profile, cache_dir)
     req = BuildRequest(patterns=patterns, jobs=jobs, keep_going=keep_going, toolchains=toolchain or [],
                        profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
                        verbose=verbose, color=color, sig_options=sig, command="test",
