@@ -16,6 +16,8 @@ The compare node (rules/difftool.py) reads the case's `# MOLT_META:` line and th
 expected-failure manifest when it runs, so analysis stays pure."""
 from __future__ import annotations
 
+import functools
+import json
 import posixpath
 from typing import Literal, Optional, Union
 
@@ -167,7 +169,6 @@ def diff_test(ctx: RuleContext):
                               "run": _run_argv(tc, program)})
         inputs.append(program)
     marker = ctx.declare_output(f"{ctx.label.name}.diff")
-    import json
     ctx.action(mnemonic="DiffCompare", argv=[py, "-m", TOOL, marker.path, json.dumps(spec, sort_keys=True)],
                inputs=inputs, outputs=[marker], timeout=timeout * (1 + len(spec["lanes"])), test=True,
                toolchain=host, progress=f"Testing {ctx.label}")
@@ -178,6 +179,11 @@ def diff_test(ctx: RuleContext):
 
 SHARED = ("expected_failures", "stderr", "xfail", "timeout", "args", "toolchains", "tags", "visibility",
           "description")
+
+
+@functools.cache
+def _shared_defaults(model: type) -> dict:
+    return {f: model.model_fields[f].get_default(call_default_factory=True) for f in SHARED}
 
 
 def expand_glob_case(name: str, attrs: DiffTestAttrs, sources: dict) -> list[tuple[str, dict]]:
@@ -194,6 +200,7 @@ def expand_suite(name: str, attrs: DiffAttrs, sources: dict, field: str = "srcs"
                 if isinstance(p, str)}
     tables: dict[str, dict] = {}
     origin: dict[str, str] = {}
+    defaults = _shared_defaults(type(attrs))
     for path in sources.get("srcs", ()):
         if not isinstance(path, str):
             raise AnalysisError(f"'{path}' is a label; a suite takes case files", field=field)
@@ -206,7 +213,7 @@ def expand_suite(name: str, attrs: DiffAttrs, sources: dict, field: str = "srcs"
         table: dict = {"rule": "diff_test", "src": path}
         for f in SHARED:
             value = getattr(attrs, f)
-            if value != type(attrs).model_fields[f].get_default(call_default_factory=True):
+            if value != defaults[f]:
                 table[f] = value
         if stem in expected:
             table["expected"] = expected[stem]
