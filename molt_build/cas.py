@@ -19,6 +19,14 @@ from molt_build.digests import hash_file
 
 READ_ONLY = 0o444
 EXECUTABLE = 0o555
+SMALL = 1 << 20          # outputs below this are read whole into memory when stored
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class CAS:
@@ -83,11 +91,34 @@ class CAS:
             digest = hash_file(src)
             self.put_file(src, digest, executable, move=True)
             return digest
+        with open(src, "rb") as f:
+            head = f.read(SMALL)
+            if len(head) < SMALL:               # small (most outputs): hash first, write only if new
+                digest = xxhash.xxh3_128_hexdigest(head)
+                dst = self.path(digest, executable)
+                if not os.path.exists(dst):
+                    self._dir_for(dst)
+                    tmp = self._tmpname("ingest")
+                    # Created with its final mode: no chmod; the open descriptor may still write.
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXECUTABLE if executable else READ_ONLY)
+                    try:
+                        with os.fdopen(fd, "wb") as out:
+                            out.write(head)
+                        os.replace(tmp, dst)
+                    except BaseException:
+                        _unlink_quietly(tmp)
+                        raise
+                os.unlink(src)
+                return digest
+            f.seek(0)
+            return self._ingest_large(f, src, executable)
+
+    def _ingest_large(self, f, src: str, executable: bool) -> str:
         h = xxhash.xxh3_128()
         tmp = self._tmpname("ingest")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with open(src, "rb") as f, os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb") as out:
                 while True:
                     b = f.read(1 << 20)
                     if not b:
@@ -104,10 +135,7 @@ class CAS:
                 os.replace(tmp, dst)
             os.unlink(src)   # consumed, like the rename on one file system
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _unlink_quietly(tmp)
             raise
         return digest
 

@@ -120,12 +120,12 @@ class LocalExecutor:
             try:
                 self._reaper = subprocess.Popen([sys.executable, "-S", "-E", REAPER], stdin=subprocess.PIPE,
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                start_new_session=True, text=True, bufsize=1)
+                                                start_new_session=True, bufsize=0)
             except OSError:
                 self._reaper = False       # no reaper: a SIGKILLed moltb leaves its actions running
         if self._reaper:
             try:
-                self._reaper.stdin.write(line)
+                os.write(self._reaper.stdin.fileno(), line.encode())   # one small write: atomic on a pipe
             except OSError:
                 pass
 
@@ -134,7 +134,7 @@ class LocalExecutor:
         with self._lock:
             if self._reaper:
                 try:
-                    self._reaper.stdin.write(".\n")
+                    os.write(self._reaper.stdin.fileno(), b".\n")
                     self._reaper.stdin.close()
                 except OSError:
                     pass
