@@ -156,6 +156,7 @@ class _Plan:
     dirty: set | None = None
     loader: object = None
     plugin_files: list = field(default_factory=list)   # plugin modules and entry-point metadata
+    shared: dict | None = None     # the shared analysis entry this plan came from (shared_analysis.py)
 
 
 def run_build(req: BuildRequest, err=None) -> BuildOutcome:
@@ -221,20 +222,30 @@ def _signature(req: BuildRequest, root: str, cwd: str) -> str:
 
 
 def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
-    root = noop.find_root(cwd)
-    if root is None:
-        return None
-    sig = _signature(req, root, cwd)
-    snap = noop.load(root, sig)
-    if snap is None or not noop.analysis_valid(snap, root):
-        return None
+    """The action graph without loading or analysis: from this checkout's snapshot when
+    nothing it depends on moved, else from an analysis shared through the cache."""
     from molt_build import analysis_cache
-    data = noop.load_graph(root, sig)
-    cached = analysis_cache.decode(data) if data else None
+    root = noop.find_root(cwd)
+    if root is not None:
+        sig = _signature(req, root, cwd)
+        snap = noop.load(root, sig)
+        if snap is not None and noop.analysis_valid(snap, root):
+            data = noop.load_graph(root, sig)
+            cached = analysis_cache.decode(data) if data else None
+            if cached is not None:
+                return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
+                             cached.skipped, cached, prior=cached.prior, dirty=noop.changed_files(snap, root))
+    from molt_build import shared_analysis
+    found = shared_analysis.workspace_of(cwd)
+    if found is None:
+        return None
+    root, cache_dir, skip = found
+    entry = shared_analysis.lookup(root, cache_dir, skip, _signature(req, root, cwd))
+    cached = analysis_cache.decode(entry["graph"]) if entry else None
     if cached is None:
         return None
-    return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
-                 cached.skipped, cached, prior=cached.prior, dirty=noop.changed_files(snap, root))
+    return _Plan(root, cache_dir, cached.actions, cached.toolchains, cached.top_level, cached.skipped, cached,
+                 shared=entry)
 
 
 def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
@@ -372,7 +383,12 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     """Record what this build depended on, for the next one (see noop.py)."""
     from molt_build import analysis_cache
     snap = noop.load(plan.root, _signature(req, plan.root, cwd)) if plan.loader is None else None
-    if plan.loader is not None:
+    if plan.shared is not None:
+        # From the shared analysis: this checkout's snapshot records the same files.
+        build_files = [rel for rel, _ in plan.shared["files"]]
+        abs_files = [p for p, _ in plan.shared["abs"]]
+        dirs = plan.shared["dir_mtimes"]        # as they were when the entry was checked
+    elif plan.loader is not None:
         # The root BUILD.toml holds [workspace] (toolchain settings, plugin_dirs) even
         # when no target of the root package was loaded.
         build_files = [noop.BUILD_FILE, *plan.loader.build_files]
@@ -403,3 +419,8 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
                   graph=analysis_cache.encode(plan.analysis, sched.results), known=known)
     except OSError:
         pass
+    if plan.loader is not None:      # a fresh analysis: share it with other checkouts of this cache
+        from molt_build import shared_analysis
+        shared_analysis.publish(plan.root, plan.cache_dir, _signature(req, plan.root, cwd), build_files,
+                                list(dirs), abs_files, sorted(plan.loader.source_files),
+                                analysis_cache.encode(plan.analysis, {}))

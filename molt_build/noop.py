@@ -248,7 +248,8 @@ def try_fast_build(args: list[str]) -> int | None:
     total = len(snap["lines"])
     log.emit("build_finished", exit_code=0,
              actions={"total": total, "executed": 0, "cached": total, "failed": 0},
-             tests={"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0})
+             tests={"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
+                    "xpass": 0, "oom": 0, "timeout": 0})
     log.close()
     out = sys.stderr
     if flags.get("-v") or flags.get("--verbose"):
