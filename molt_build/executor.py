@@ -190,7 +190,7 @@ class LocalExecutor:
                 self._tell_reaper(f"-{proc.pid}\n")
         duration = time.monotonic() - start
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
-                          duration=duration, timed_out=timed_out, cancelled=self.cancelled, max_rss_kb=rss)
+                          duration=duration, timed_out=timed_out, cancelled=self.cancelled)
         if spawn.measure_rss:
             res.max_rss_kb = _read_int(own_rss_file) or _read_int(rss_file) or rss
         if spawn.test:

@@ -106,7 +106,7 @@ class Scheduler:
         self.measure_rss = measure_rss
         self.retry_oom = retry_oom                      # rerun a test killed for memory once, alone
         self._solo: list[tuple[Node, _Ready]] = []      # test runs waiting to run with nothing else
-        self._solo_running = False
+        self._solo_running: int | None = None          # the node running alone
         self._solo_tried: set[int] = set()
         self.tests: dict[int, TestOutcome] = {}         # node id -> result of a test run
         self._attempts: dict[int, int] = {}
@@ -143,7 +143,7 @@ class Scheduler:
                 if self._waiting and running < self.jobs and not self._stop:
                     self._poll_waiting()
                 while (self._heap or self._runnable) and running < self.jobs and not self._stop \
-                        and not self._solo and not self._solo_running:
+                        and not self._solo and self._solo_running is None:
                     if self._runnable:
                         node, ready = self._runnable.pop()
                     else:
@@ -153,21 +153,13 @@ class Scheduler:
                     if ready is None:
                         continue  # finished from cache, failed, or waiting for another process
                     running += 1
-                    ready.started = time.monotonic()
-                    fut = pool.submit(self.executor.execute, ready.spawn)
-                    fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
-                    self.events.emit("action_started", label=str(node.action.owner),
-                                     mnemonic=node.action.mnemonic, key=ready.key)
+                    self._submit(pool, node, ready)
                 if self._solo and running == 0 and not self._stop:
                     # A run killed for memory goes again with nothing else running.
                     node, ready = self._solo.pop(0)
-                    self._solo_running = True
+                    self._solo_running = node.id
                     running += 1
-                    ready.started = time.monotonic()
-                    fut = pool.submit(self.executor.execute, ready.spawn)
-                    fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
-                    self.events.emit("action_started", label=str(node.action.owner),
-                                     mnemonic=node.action.mnemonic, key=ready.key, solo=True)
+                    self._submit(pool, node, ready, solo=True)
                 if running == 0 and not (self._waiting and not self._stop):
                     break
                 try:
@@ -181,8 +173,8 @@ class Scheduler:
                     self._maybe_flush()
                     continue
                 running -= 1
-                if node.id in self._solo_tried:
-                    self._solo_running = False
+                if node.id == self._solo_running:
+                    self._solo_running = None
                 exc = fut.exception()
                 res = fut.result() if exc is None else SpawnResult(-1, error=f"{type(exc).__name__}: {exc}")
                 self._finish_executed(node, ready, res)
@@ -203,6 +195,13 @@ class Scheduler:
                     self.locks.release_all()
         self._flush()
         return self.stats
+
+    def _submit(self, pool, node: Node, ready: _Ready, **extra) -> None:
+        ready.started = time.monotonic()
+        fut = pool.submit(self.executor.execute, ready.spawn)
+        fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
+        self.events.emit("action_started", label=str(node.action.owner), mnemonic=node.action.mnemonic,
+                         key=ready.key, **extra)
 
     def _drain(self) -> None:
         while True:
@@ -429,7 +428,7 @@ class Scheduler:
         so = self._store_text(res.stdout)
         se = self._store_text(res.stderr)
         status = res.status if a.test and res.status in ("XFAIL", "SKIPPED") else ""
-        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb if a.test and self.measure_rss else 0)
+        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb)
         self.cache.put(ready.key, result)
         if self.locks is not None:
             self._to_release.append(ready.key)   # released once the row is committed
@@ -440,7 +439,7 @@ class Scheduler:
             flaky = attempts > 1 and node.id not in self._solo_tried   # a pass alone after OOM is no flake
             self._record_test(node, TestOutcome(str(a.owner), a, status or ("FLAKY" if flaky else "PASSED"), False,
                                                 res.duration, attempts, res.stdout, res.stderr,
-                                                max_rss_kb=res.max_rss_kb if self.measure_rss else 0))
+                                                max_rss_kb=res.max_rss_kb))
         self._note_outputs(node, ready.key, res.outputs)
         self._record_success(node, ready.key, "executed", round(res.duration, 4))
         self.progress.advance(a.progress)
@@ -473,7 +472,7 @@ class Scheduler:
         if status == "OOM" and self.retry_oom and node.id not in self._solo_tried:
             self._solo_tried.add(node.id)
             self.events.emit("test_retry_alone", label=str(node.action.owner), run=node.action.outputs[0].path,
-                             max_rss_kb=res.max_rss_kb if self.measure_rss else None)
+                             max_rss_kb=res.max_rss_kb or None)
             self._solo.append((node, ready))
             return
         if status != "XPASS" and node.id not in self._solo_tried \
@@ -487,7 +486,7 @@ class Scheduler:
         self.stats.failed += 1
         self.stats.test_failed += 1
         self._record_test(node, TestOutcome(str(a.owner), a, status, False, res.duration, attempts,
-                                            res.stdout, res.stderr, max_rss_kb=res.max_rss_kb if self.measure_rss else 0))
+                                            res.stdout, res.stderr, max_rss_kb=res.max_rss_kb))
         self._failed.add(node.id)
 
     def _record_test(self, node: Node, outcome: TestOutcome) -> None:

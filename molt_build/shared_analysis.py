@@ -98,7 +98,8 @@ def publish(root: str, cache_dir: str, sig: str, build_files: list[str], dirs: l
                 files.append((rel, file_digest(p)))
             else:
                 outside.append((p, _ident(p)))
-        listings = [(rel, listing_digest(os.path.normpath(os.path.join(root, rel)), skip)) for rel in dict.fromkeys(dirs)]
+        listings = [(rel, listing_digest(os.path.normpath(os.path.join(root, rel)), skip))
+                    for rel in dict.fromkeys(dirs)]
         path = _entry_path(root, cache_dir, sig)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         entry = {"v": VERSION, "files": files, "dirs": listings, "abs": outside, "sources": sources,
