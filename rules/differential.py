@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
-from typing import Literal, Optional, Union
+from typing import Literal, Union
 
 from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, File, Rule, RuleContext, SourceFile,
                             SourceList, ToolchainInfo, ToolchainUnavailable)
