@@ -133,6 +133,7 @@ class PruneReport:
     bytes_removed: int = 0
     bytes_kept: int = 0
     tmp_removed: int = 0
+    analyses_removed: int = 0
 
 
 def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: float | None = None) -> PruneReport:
@@ -186,7 +187,28 @@ def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: floa
         except OSError:
             pass
     report.tmp_removed = _clean_tmp(cache_dir)
+    if max_age is not None:
+        report.analyses_removed = _prune_analyses(cache_dir, now - max_age, now - grace_s)
     return report
+
+
+def _prune_analyses(cache_dir: str, published_before: float, tmp_before: float) -> int:
+    """Shared analyses (shared_analysis.py) published before the cut-off, and temporary
+    files a killed publisher left. A pruned one is published again by the next build
+    that analyses that request."""
+    from molt_build.shared_analysis import DIR
+    d = os.path.join(cache_dir, DIR)
+    n = 0
+    for name in os.listdir(d) if os.path.isdir(d) else ():
+        p = os.path.join(d, name)
+        try:
+            mtime = os.stat(p).st_mtime
+            if mtime < (tmp_before if name.endswith(".tmp") else published_before):
+                os.unlink(p)
+                n += 1
+        except OSError:
+            pass
+    return n
 
 
 # ------------------------------------------------------------------- verify

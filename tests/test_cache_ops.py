@@ -449,8 +449,10 @@ def test_prune_max_age(make_ws):
     w = _build_a_then_b(make_ws)
     rep = _prune(w, "--max-age", "1h")
     assert rep["rows_removed"] == 0 and rep["blobs_removed"] == 0
+    assert list((w.cache / "analysis").iterdir())        # the build's shared analysis
     rep = _prune(w, "--max-age", "0s")
     assert rep["rows_removed"] == 2 and rep["blobs_removed"] == 2
+    assert rep["analyses_removed"] >= 1 and not list((w.cache / "analysis").iterdir())
     s = stats(w)
     assert s["entries"] == 0 and s["blobs"] == 0 and s["bytes"] == 0
     assert _fresh_build(make_ws, "fresh-a", "//:a") == 1

@@ -60,8 +60,9 @@ def prune(
         raise typer.BadParameter("give --max-size and/or --max-age")
     r = cache_prune(resolve_cache_dir(cache_dir), parse_size(max_size) if max_size else None,
                     parse_age(max_age) if max_age else None)
+    shared = f", {r.analyses_removed} shared analyses" if r.analyses_removed else ""
     _out(r.__dict__, as_json, f"removed {r.rows_removed} entries and {r.blobs_removed} blobs "
-                              f"({human(r.bytes_removed)}); {human(r.bytes_kept)} kept\n")
+                              f"({human(r.bytes_removed)}){shared}; {human(r.bytes_kept)} kept\n")
 
 
 @cache_app.command()
