@@ -163,6 +163,10 @@ def test_sigkill_of_moltb_kills_the_actions_it_was_running(ws, tmp_path):
             time.sleep(0.05)
         running = [int(x) for x in pids.read_text().split()]
         assert all(_alive(pid) for pid in running)
+        # moltb tells the reaper about an action right after spawning it: a kill within
+        # those microseconds (or before the first spawn has started the reaper) is not
+        # covered. Kill it while the actions are well under way.
+        time.sleep(0.5)
         os.kill(p.pid, signal.SIGKILL)          # moltb alone: its actions have their own sessions
         p.wait(timeout=10)
         deadline = time.monotonic() + 10
