@@ -23,11 +23,10 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import REPO, code_commit, machine, moltb_cmd, timed  # noqa: E402
+from peers import REPO, moltb_cmd, record, timed  # noqa: E402
 
 CATEGORIES = {"DiffReference": "reference", "PyToC": "candidate build", "CcCompile": "candidate build",
               "CcLink": "candidate build", "CraneliftCompile": "candidate build", "PyCompile": "candidate build",
@@ -127,15 +126,7 @@ def main() -> None:
     text = table(result, args.jobs)
     print(text)
     if args.record:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        out = REPO / "docs" / "benchmarks" / "differential.md"
-        new = not out.exists()
-        with open(out, "a") as f:
-            if new:
-                f.write("# `moltb test //differential/...` (bench/differential.py)\n\n"
-                        "Each run is appended; nothing is overwritten.\n")
-            f.write(f"\n## {stamp}, commit {code_commit()}\n\nMachine: {machine()}\n\n{text}\n")
-
+        record("differential.md", "`moltb test //differential/...` (bench/differential.py)", text)
 
 if __name__ == "__main__":
     main()

@@ -118,6 +118,19 @@ def machine() -> str:
     return f"{platform.node()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
+def record(name: str, title: str, text: str) -> None:
+    """Append a run to docs/benchmarks/NAME with date, commit and machine (never overwrite)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = REPO / "docs" / "benchmarks" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.exists()
+    with open(out, "a") as f:
+        if new:
+            f.write(f"# {title}\n\nEach run is appended; nothing is overwritten.\n")
+        f.write(f"\n## {stamp}, commit {code_commit()}\n\nMachine: {machine()}\n\n{text}\n")
+    print(f"recorded in {out}", file=sys.stderr)
+
+
 def table(result: dict) -> str:
     out = ["| workload | tool | full -j2 s | no-op s | one edit s | fresh copy, warm cache s | peak RSS MiB |",
            "|---|---|---|---|---|---|---|"]
@@ -152,16 +165,7 @@ def main() -> None:
     text = table(result)
     print(text)
     if args.record:
-        commit, dirty = code_commit(), ""
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        out = REPO / "docs" / "benchmarks" / "peers.md"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        new = not out.exists()
-        with open(out, "a") as f:
-            if new:
-                f.write("# moltb beside ninja (bench/peers.py)\n\nEach run is appended; nothing is overwritten.\n")
-            f.write(f"\n## {stamp}, commit {commit}{dirty}\n\nMachine: {machine()}\n\n{text}\n")
-        print(f"recorded in {out}", file=sys.stderr)
+        record("peers.md", "moltb beside ninja (bench/peers.py)", text)
 
 
 if __name__ == "__main__":

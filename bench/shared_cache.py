@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import DEFAULT_GEN, REPO, code_commit, machine, moltb_cmd  # noqa: E402
+from peers import DEFAULT_GEN, moltb_cmd, record  # noqa: E402
 
 
 def gen(gen_py: Path, ws: Path, compiler: str) -> None:
@@ -149,17 +149,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.record:
-        commit = code_commit()
-        from datetime import datetime, timezone
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        out = REPO / "docs" / "benchmarks" / "shared-cache.md"
-        new = not out.exists()
-        with open(out, "a") as f:
-            if new:
-                f.write("# Shared cache: agents and fresh checkouts (bench/shared_cache.py)\n\n"
-                        "Each run is appended; nothing is overwritten.\n")
-            f.write(f"\n## {stamp}, commit {commit}\n\nMachine: {machine()}\n\n{text}\n")
-
+        record("shared-cache.md", "Shared cache: agents and fresh checkouts (bench/shared_cache.py)", text)
 
 if __name__ == "__main__":
     main()

@@ -3,13 +3,13 @@ lane (zig cc) as the candidate for .py cases, native/wasm/cranelift for .c cases
 the resource controls of `moltb test` (rlimit, OOM retry alone, RSS, pass logs)."""
 from __future__ import annotations
 
-import json
 import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from conftest import HEADER, REPO
+from test_test_cmd import failures, logs_dir, summary_json as summary
 
 
 
@@ -22,21 +22,13 @@ def suite_ws(ws, cases: dict[str, str], attrs: str = "", extra: dict | None = No
     return ws.write(files)
 
 
-def summary(ws) -> dict:
-    return json.loads((ws.root / "moltb-out/testlogs/summary.json").read_text())
-
-
 def statuses(ws) -> dict[str, str]:
     return {t["label"]: t["status"] for t in summary(ws)["tests"]}
 
 
 def log_of(ws, label: str) -> str:
     pkg, name = label[2:].split(":")
-    return (ws.root / "moltb-out/testlogs" / pkg / name / "test.log").read_text()
-
-
-def failures(ws) -> list[str]:
-    return (ws.root / "moltb-out/testlogs/failures.txt").read_text().split()
+    return (logs_dir(ws) / pkg / name / "test.log").read_text()
 
 
 def executed_by_label(ws) -> dict[str, list[str]]:
