@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from molt_build.model import Action, DefaultInfo, File, ToolchainInfo
 from molt_build.labels import Label
 
-FORMAT = 5
+FORMAT = 6
 
 
 @dataclass
@@ -39,12 +39,12 @@ def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
                for ct in result.top_level]
         skipped = [(c, str(l)) for c, l in result.skipped]
         toolchains = result.toolchains
-    enc_actions = [(str(a.owner), a.mnemonic, a.argv, tuple((f.path, f.is_source) for f in a.inputs),
+    enc_actions = [(str(a.owner), a.mnemonic, a.argv, tuple((f.path, f.is_source, f.origin) for f in a.inputs),
                     tuple(o.path for o in a.outputs), a.env, a.progress, a.timeout, a.uses_toolchain, a.config, a.test,
                     a.retries, a.toolchain)
                    for a in actions]
     enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner,
-                  t.run_prefix) for n, t in toolchains.items()}
+                  t.run_prefix, t.sandbox_paths) for n, t in toolchains.items()}
     return {"format": FORMAT, "actions": enc_actions, "top": top, "skipped": skipped, "toolchains": enc_tc,
             "prior": prior}
 
@@ -52,7 +52,7 @@ def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
 def decode(data: dict) -> CachedAnalysis | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return None
-    files: dict[tuple[str, bool], File] = {}
+    files: dict[tuple[str, bool, str], File] = {}
     actions = []
     for owner, mnemonic, argv, inputs, outputs, env, progress, timeout, uses_tc, config, test, retries, tc_name \
             in data["actions"]:
@@ -61,13 +61,14 @@ def decode(data: dict) -> CachedAnalysis | None:
         for key in inputs:
             f = files.get(key)
             if f is None:
-                f = files[key] = File(key[0], key[1])
+                f = files[key] = File(key[0], key[1], None, key[2])
             ins.append(f)
         outs = tuple(File(p, False, label) for p in outputs)
         actions.append(Action(label, mnemonic, argv, tuple(ins), outs, env, progress, timeout, uses_tc, config,
                               test, retries, tc_name))
     toolchains = {n: ToolchainInfo(name=n, fingerprint=fp, env=env, private_env=penv, tool_files=tuple(tf),
-                                   tool_dirs=tuple(td), version=ver, runner=runner, run_prefix=tuple(rp))
-                  for n, (fp, env, penv, tf, td, ver, runner, rp) in data["toolchains"].items()}
+                                   tool_dirs=tuple(td), version=ver, runner=runner, run_prefix=tuple(rp),
+                                   sandbox_paths=tuple(sp))
+                  for n, (fp, env, penv, tf, td, ver, runner, rp, sp) in data["toolchains"].items()}
     return CachedAnalysis(actions, [tuple(t) for t in data["top"]], [tuple(s) for s in data["skipped"]],
                           toolchains, data["prior"])

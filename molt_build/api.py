@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
 from molt_build.labels import Label
-from molt_build.model import Action, DefaultInfo, File, Provider, ToolchainInfo  # noqa: F401  (re-exported)
+from molt_build.model import Action, DefaultInfo, File, Provider, Tool, ToolchainInfo  # noqa: F401  (re-exported)
+from molt_build.tools import python_tool  # noqa: F401  (re-exported)
 
 __all__ = [
     "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
-    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Toolchain",
-    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
+    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Tool", "Toolchain",
+    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool", "python_tool",
 ]
 
 
@@ -184,6 +185,12 @@ class RuleContext:
                                 field="toolchains")
         return self._resolve(name)
 
+    def tool(self, module: str, interpreter: str, *args: str) -> Tool:
+        """One of moltb's Python helper modules as a tool: run with `interpreter`,
+        staged with every molt_build module it imports, and keyed by their content, so
+        editing the helper re-runs exactly the actions that use it."""
+        return python_tool(module, interpreter, *args)
+
     def test_option(self, name: str, default: Any = None) -> Any:
         """A request-level option for test rules (e.g. `runs_per_test`)."""
         return self._options.get(name, default)
@@ -218,7 +225,9 @@ class RuleContext:
                outputs: Iterable[File], env: Mapping[str, str] | None = None,
                progress: str = "", timeout: float | None = None,
                uses_toolchain: bool | None = None, test: bool = False, retries: int = 0,
-               toolchain: ToolchainInfo | None = None) -> Action:
+               toolchain: ToolchainInfo | None = None, tools: Iterable[Tool] = ()) -> Action:
+        """Declare an action. `tools`: programs it runs that are not plain inputs (e.g.
+        from `ctx.tool`); their files become inputs and their environment is added."""
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
@@ -230,7 +239,10 @@ class RuleContext:
             if self.declared.get(o.path) is not o:
                 raise AnalysisError(f"action {mnemonic}: output '{o.path}' was not declared by this "
                                     "target (use ctx.declare_output)", target=str(self.label))
-        ins = tuple(dict.fromkeys(inputs))
+        tools = tuple(t for t in tools if t is not None)
+        ins = tuple(dict.fromkeys([*inputs, *(f for t in tools for f in t.files)]))
+        merged_env = {k: v for t in tools for k, v in t.env}
+        merged_env.update(env or {})
         for f in ins:
             if not isinstance(f, File):
                 raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File", target=str(self.label))
@@ -241,7 +253,7 @@ class RuleContext:
                 and self.toolchain is not None
             lane = ""
         act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
-                     env=tuple(sorted((env or {}).items())), progress=progress or f"{mnemonic} {self.label}",
+                     env=tuple(sorted(merged_env.items())), progress=progress or f"{mnemonic} {self.label}",
                      timeout=timeout, uses_toolchain=use_tc, config=posixpath.basename(self.out_root),
                      test=test, retries=retries, toolchain=lane)
         self.actions.append(act)

@@ -315,12 +315,14 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         explain = Explainer(cache, progress).on_miss
     executor = LocalExecutor(sandbox_dir, cas, plan.root)
     locks = KeyLocks(plan.cache_dir) if req.use_cache else None
+    policy = key_policy(req.rlimit_mb if req.command == "test" else 0)
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,
                       executor, events, progress, req.jobs or default_jobs(),
                       keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
                       explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks,
                       flaky_retries=req.flaky_retries, rlimit_mb=req.rlimit_mb if req.command == "test" else 0,
-                      retry_oom=req.retry_oom, measure_rss=req.measure_rss and req.command == "test")
+                      retry_oom=req.retry_oom, measure_rss=req.measure_rss and req.command == "test",
+                      policy=policy)
     started = time.monotonic()
     stats = None
     try:
@@ -379,6 +381,14 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         _snapshot(plan, req, cwd, graph, sched)
 
 
+def key_policy(rlimit_mb: int):
+    """What a request adds to the keys of test runs: the memory cap and the identity of
+    the helper that wraps test processes (see action_status.KeyPolicy)."""
+    from molt_build.action_status import KeyPolicy
+    from molt_build.tools import helper_digest
+    return KeyPolicy(rlimit_mb=rlimit_mb, test_runner=helper_digest("molt_build.rss_exec"))
+
+
 def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     """Record what this build depended on, for the next one (see noop.py)."""
     from molt_build import analysis_cache
@@ -397,6 +407,9 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
         abs_files += [m.__file__ for name, m in list(sys.modules.items())
                       if name.startswith("molt_build") and getattr(m, "__file__", None)]
         abs_files += plan.plugin_files
+        # Tool files (moltb's helper modules) were chosen by reading their imports: an
+        # edit may change which files a tool needs, so it means a fresh analysis.
+        abs_files += sorted({f.origin for a in plan.actions for f in a.inputs if f.origin})
     elif snap is not None:   # carried forward from the snapshot this build started from
         build_files = [p for p, _ in snap["analysis"] if not os.path.isabs(p)]
         abs_files = [p for p, _ in snap["analysis"] if os.path.isabs(p)]
@@ -405,7 +418,7 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
         return
     sources, outputs = [], []
     for n in graph.nodes:
-        sources.extend(f.path for f in n.action.inputs if f.is_source)
+        sources.extend(f.locator for f in n.action.inputs if f.is_source)
         outputs.extend(o.path for o in n.action.outputs)
     lines = sched.finished_events
     known = None

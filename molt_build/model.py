@@ -18,6 +18,14 @@ class File:
     path: str
     is_source: bool = True
     owner: Label | None = None
+    # A tool file from outside the workspace (e.g. one of moltb's own helper modules):
+    # its absolute host path. `path` is where it is staged in the exec root.
+    origin: str = ""
+
+    @property
+    def locator(self) -> str:
+        """Where the file is read on the host: the origin, else the root-relative path."""
+        return self.origin or self.path
 
     @property
     def basename(self) -> str:
@@ -52,6 +60,17 @@ class DefaultInfo(Provider):
     runfiles: tuple[File, ...] = ()
 
 
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A program an action runs, as inputs: the argv that starts it, the files it is
+    made of (staged into the exec root and keyed by content, like any input) and the
+    environment it needs (keyed). Declare it with `ctx.action(tools=[...])`."""
+
+    argv: tuple[str, ...]
+    files: tuple[File, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +114,8 @@ class ToolchainInfo:
     version: str = ""
     runner: str = "native"
     run_prefix: tuple[str, ...] = ()     # argv that runs a built executable (empty: run it directly)
+    run_tool: Tool | None = None         # the same, as a tool an action that runs programs declares
+    sandbox_paths: tuple[str, ...] = ()  # host paths its tools read (bound read-only in a namespace sandbox)
     providers: Mapping[type, Provider] = field(default_factory=dict)
 
     def __getitem__(self, provider_type: type) -> Any:

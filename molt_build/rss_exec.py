@@ -43,4 +43,5 @@ def main() -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-main()
+if __name__ == "__main__":
+    main()

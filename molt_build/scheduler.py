@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from molt_build.action_cache import ActionCache, ActionResult
+from molt_build.action_status import KeyPolicy, MissingInput, compute_key, unchanged_since_last_run, unusable_hit
 from molt_build.actiongraph import ActionGraph, Node
 from molt_build.model import ToolchainInfo
 from molt_build.cas import CAS
@@ -27,7 +28,6 @@ from molt_build.digests import DigestCache, hash_file
 from molt_build.errors import Interrupted
 from molt_build.events import EventLog
 from molt_build.executor import LocalExecutor, Spawn, SpawnResult
-from molt_build.keys import action_key, declared_env, key_components
 from molt_build.progress import Progress
 
 FLUSH_EVERY_S = 0.5
@@ -84,7 +84,7 @@ class Scheduler:
                  use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
                  prior: dict | None = None, dirty: set[str] | None = None, locks=None,
                  flaky_retries: int = 0, rlimit_mb: int = 0, retry_oom: bool = True,
-                 measure_rss: bool = False):
+                 measure_rss: bool = False, policy: KeyPolicy = KeyPolicy()):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -104,6 +104,7 @@ class Scheduler:
         self.flaky_retries = flaky_retries
         self.rlimit_mb = rlimit_mb                      # address-space cap of each test process
         self.measure_rss = measure_rss
+        self.policy = policy
         self.retry_oom = retry_oom                      # rerun a test killed for memory once, alone
         self._solo: list[tuple[Node, _Ready]] = []      # test runs waiting to run with nothing else
         self._solo_running: int | None = None          # the node running alone
@@ -278,12 +279,8 @@ class Scheduler:
 
     def _up_to_date(self, node: Node) -> bool:
         """Nothing the action read or wrote moved since its last successful run."""
-        prev = self.prior.get(node.identity)
-        if prev is None or node.action.test:   # a test's report needs its cached log
-            return False
-        dirty = self.dirty
-        a = node.action
-        if any(f.path in dirty for f in a.inputs) or any(o.path in dirty for o in a.outputs):
+        prev = unchanged_since_last_run(node.action, self.prior, self.dirty, node.identity)
+        if prev is None:
             return False
         key, outputs = prev
         for path, digest, _size, exe in outputs:
@@ -310,30 +307,16 @@ class Scheduler:
         if self.prior is not None and self.use_cache and self._up_to_date(node):
             return None
         a = node.action
-        tc = self.toolchains.get(a.toolchain or a.config.rsplit("-", 1)[0]) if a.uses_toolchain else None
-        inputs: list[tuple[str, str]] = []
-        sources: list[tuple[str, str]] = []
-        blobs: list[tuple[str, str]] = []
         try:
-            for f in a.inputs:
-                if f.is_source:
-                    absp = os.path.join(self.root, f.path)
-                    inputs.append((f.path, self.digests.digest(f.path, absp)))
-                    sources.append((f.path, absp))
-                else:
-                    d, exe = self.generated[f.path]
-                    inputs.append((f.path, d))
-                    blobs.append((f.path, self._blob_for(f.path, d, exe)))
+            keyed = compute_key(a, self.toolchains, self.root, self.digests.digest, self.generated, self.policy)
+            blobs = [(path, self._blob_for(path, digest, exe)) for path, digest, exe in keyed.blobs]
+        except MissingInput as e:
+            self._fail(node, "", f"missing input file: {e.path}")
+            return None
         except FileNotFoundError as e:
             self._fail(node, "", f"missing input file: {os.path.relpath(e.filename, self.root)}")
             return None
-        env = declared_env(a.env, tc.env if tc else None)
-        if a.test and self.rlimit_mb:
-            # A test's memory cap is one of its conditions, like its environment: a pass
-            # under one cap says nothing about another.
-            env["TEST_RLIMIT_MB"] = str(self.rlimit_mb)
-        comps = key_components(a.argv, env, inputs, [o.path for o in a.outputs], tc.fingerprint if tc else "")
-        key, text = action_key(comps)
+        key, text, env, tc = keyed.key, keyed.components, keyed.env, keyed.toolchain
         if self.use_cache:
             hit = self.cache.lookup(key)
             if hit is not None and self._take_hit(node, key, hit):
@@ -345,19 +328,18 @@ class Scheduler:
             env = {**env, **tc.private_env}
             if tc.tool_dirs:
                 env["PATH"] = os.pathsep.join((*tc.tool_dirs, env["PATH"]))
-        spawn = Spawn(a.argv, env, sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout,
+        spawn = Spawn(a.argv, env, keyed.sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout,
                       test=a.test, rlimit_mb=self.rlimit_mb if a.test else 0,
                       measure_rss=self.measure_rss and a.test)
         return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
-        if node.action.test and self.measure_rss and not hit.max_rss_kb:
-            return False       # asked to measure: a pass recorded without a measurement runs again
-        declared = {o.path for o in node.action.outputs}
-        if {p for p, _d, _s, _x in hit.outputs} != declared:
-            # An entry that names other paths than the action declares (a poisoned or
-            # foreign cache) is never materialized: treat it as a miss.
-            self.events.emit("cache_mismatch", label=str(node.action.owner), key=key)
+        why = unusable_hit(node.action, hit, self.measure_rss)
+        if why:
+            # E.g. an entry that names other paths than the action declares (a poisoned
+            # or foreign cache) is never materialized: treat it as a miss.
+            if not why.startswith("recorded without"):
+                self.events.emit("cache_mismatch", label=str(node.action.owner), key=key)
             return False
         try:
             for path, digest, _size, exe in hit.outputs:

@@ -148,8 +148,9 @@ def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linko
     if not tc.finalize:
         return exe
     final = ctx.declare_output(name + tc.final_suffix)
-    action(mnemonic=tc.finalize_mnemonic, argv=[*tc.finalize, exe.path, final.path], inputs=[exe],
-           outputs=[final], progress=f"{tc.finalize_mnemonic} {ctx.label} {final.basename}", toolchain=toolchain)
+    action(mnemonic=tc.finalize_mnemonic, argv=[*tc.finalize.argv, exe.path, final.path], inputs=[exe],
+           outputs=[final], progress=f"{tc.finalize_mnemonic} {ctx.label} {final.basename}", toolchain=toolchain,
+           tools=[tc.finalize])
     return final
 
 

@@ -123,7 +123,7 @@ def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
 
 
 def _run_argv(tc: ToolchainInfo, program: File) -> list[str]:
-    return [*tc.run_prefix, program.path]
+    return [*(tc.run_tool.argv if tc.run_tool else tc.run_prefix), program.path]
 
 
 def diff_test(ctx: RuleContext):
@@ -138,6 +138,8 @@ def diff_test(ctx: RuleContext):
     manifest = ctx.files("expected_failures")
     timeout = timeout_seconds(a.timeout)
     host, py = python_lane(ctx)
+    compare = ctx.tool(TOOL, py)
+    tools = [compare]
     base = f"_diff/{ctx.label.name}"
     spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr,
                   "xfail": (a.xfail if isinstance(a.xfail, str) else ("expected to fail" if a.xfail else "")),
@@ -168,10 +170,12 @@ def diff_test(ctx: RuleContext):
         spec["lanes"].append({"name": tc.name, "fingerprint": tc.fingerprint, "program": program.path,
                               "run": _run_argv(tc, program)})
         inputs.append(program)
+        if tc.run_tool is not None:
+            tools.append(tc.run_tool)
     marker = ctx.declare_output(f"{ctx.label.name}.diff")
-    ctx.action(mnemonic="DiffCompare", argv=[py, "-m", TOOL, marker.path, json.dumps(spec, sort_keys=True)],
+    ctx.action(mnemonic="DiffCompare", argv=[*compare.argv, marker.path, json.dumps(spec, sort_keys=True)],
                inputs=inputs, outputs=[marker], timeout=timeout * (1 + len(spec["lanes"])), test=True,
-               toolchain=host, progress=f"Testing {ctx.label}")
+               toolchain=host, progress=f"Testing {ctx.label}", tools=tools)
     return [DefaultInfo(files=(marker,))]
 
 

@@ -98,10 +98,9 @@ def run_lane(lane: dict, args: list[str]) -> Run:
         argv[0] = os.path.join(".", argv[0])          # a native program, by its exec-root path
     rss_file = ""
     if os.environ.get("TEST_RSS_FILE"):               # measured: run it from a small process
-        import molt_build
+        from molt_build import rss_exec
         rss_file = os.path.join(os.environ.get("TMPDIR", "."), f"rss-{lane['name']}")
-        argv = [sys.executable, "-S", "-E", os.path.join(os.path.dirname(molt_build.__file__), "rss_exec.py"),
-                rss_file, "0", "--", *argv]
+        argv = [sys.executable, "-S", "-E", rss_exec.__file__, rss_file, "0", "--", *argv]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
     code = proc.returncode
     if code < 0:

@@ -24,21 +24,22 @@ def intrinsics_check(ctx: RuleContext):
     (manifest,) = ctx.files("manifest")
     (ratchet,) = ctx.files("ratchet")
     host, py = python_lane(ctx)
+    tool = ctx.tool(TOOL, py)
     scans = []
     for m in modules:
         rel = m.path[len(ctx.package) + 1:] if ctx.package else m.path
         out = ctx.declare_output(f"_intrinsics/{ctx.label.name}/{rel}.json")
-        ctx.action(mnemonic="IntrinsicScan", argv=[py, "-m", TOOL, "scan", m.path, out.path], inputs=[m],
-                   outputs=[out], progress=f"Scanning {ctx.label} {rel}", toolchain=host)
+        ctx.action(mnemonic="IntrinsicScan", argv=[*tool.argv, "scan", m.path, out.path], inputs=[m],
+                   outputs=[out], progress=f"Scanning {ctx.label} {rel}", toolchain=host, tools=[tool])
         scans.append(out)
     audit = ctx.declare_output(f"{ctx.label.name}.audit.md")
-    ctx.action(mnemonic="IntrinsicReport", argv=[py, "-m", TOOL, "report", audit.path, *(s.path for s in scans)],
-               inputs=scans, outputs=[audit], progress=f"Reporting {ctx.label}", toolchain=host)
+    ctx.action(mnemonic="IntrinsicReport", argv=[*tool.argv, "report", audit.path, *(s.path for s in scans)],
+               inputs=scans, outputs=[audit], progress=f"Reporting {ctx.label}", toolchain=host, tools=[tool])
     marker = ctx.declare_output(f"{ctx.label.name}.gate.passed")
-    ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, py, "-m", TOOL, "gate",
+    ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, *tool.argv, "gate",
                                          manifest.path, ratchet.path, *(s.path for s in scans)],
                inputs=[manifest, ratchet, *scans], outputs=[marker], progress=f"Testing {ctx.label} (gate)",
-               timeout=300.0, test=True, toolchain=host)
+               timeout=300.0, test=True, toolchain=host, tools=[tool])
     return [DefaultInfo(files=(audit, marker))]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from molt_build.api import Provider
+from molt_build.api import Provider, Tool
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,8 @@ class CcToolchainInfo(Provider):
     link_flags: tuple[str, ...] = ()
     exe_suffix: str = ""
     obj_suffix: str = ".o"
-    # Optional post-link step: argv prefix run as `[*finalize, linked, final]`, and the
+    # Optional post-link step: a tool run as `[*finalize.argv, linked, final]`, and the
     # final artifact's suffix (e.g. Cranelift turning .wasm into .cwasm).
-    finalize: tuple[str, ...] = ()
+    finalize: Tool | None = None
     final_suffix: str = ""
     finalize_mnemonic: str = "Finalize"

@@ -11,7 +11,8 @@ import hashlib
 import os
 import platform
 
-from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
+from molt_build.api import (Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool,
+                            python_tool as python_module_tool)
 from molt_build.toolchains.wasm import TARGET, python_tool, wasm_cc, wasmtime_version
 from molt_build.toolchains.zig import PROFILE_FLAGS, resolve_zig, zig_env
 
@@ -88,14 +89,15 @@ class CraneliftToolchain(Toolchain):
         py, py_dir = python_tool()
         cc = wasm_cc(ctx, zig_version)
         from dataclasses import replace
-        cc = replace(cc, finalize=(py, "-m", AOT, *eargs), final_suffix=".cwasm",
+        cc = replace(cc, finalize=python_module_tool(AOT, py, *eargs), final_suffix=".cwasm",
                      finalize_mnemonic="CraneliftCompile")
         flags = PROFILE_FLAGS[ctx.profile]
         fp = (f"cranelift|zig {zig_version}|{TARGET}|{' '.join(flags)}|wasmtime {wt}|{' '.join(eargs)}"
               f"|host {host_cpu()}")
         return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {zig_version}, wasmtime {wt}",
                              private_env=zig_env(), tool_files=(zig,), tool_dirs=(os.path.dirname(zig), py_dir),
-                             runner="cranelift", run_prefix=(py, "-m", RUNNER, "--precompiled", *eargs, "--"),
+                             runner="cranelift", run_prefix=(py, "-P", "-m", RUNNER, "--precompiled", *eargs, "--"),
+                             run_tool=python_module_tool(RUNNER, py, "--precompiled", *eargs, "--"),
                              providers={type(cc): cc})
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
+from molt_build.api import python_tool as python_module_tool
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 from molt_build.toolchains.wasm import RUNNER, python_tool
 
@@ -81,15 +82,17 @@ class DeclaredToolchain(Toolchain):
             build = tuple(a.replace("{target}", self.variant.target) for a in self.decl.python_frontend.build)
             providers[PyToolchainInfo] = PyToolchainInfo(True, direct=build, exe_suffix=self.variant.exe_suffix,
                                                          version="; ".join(versions))
-        run_prefix = ()
+        run_prefix, run_tool = (), None
         dirs = tuple(sorted({os.path.dirname(p) for p in found.values()}))
         if self.variant.runner == "wasm":
             py, py_dir = python_tool()
-            run_prefix = (py, "-m", RUNNER, "--")
+            run_prefix = (py, "-P", "-m", RUNNER, "--")
+            run_tool = python_module_tool(RUNNER, py, "--")
             dirs += (py_dir,)
         return ToolchainInfo(name=self.name, fingerprint=f"{self.name}|{self.variant.target}|{'|'.join(versions)}",
                              version="; ".join(versions), tool_files=tuple(found.values()), tool_dirs=dirs,
-                             runner=self.variant.runner, run_prefix=run_prefix, providers=providers)
+                             runner=self.variant.runner, run_prefix=run_prefix, run_tool=run_tool,
+                             providers=providers)
 
 
 def load_declarations(directory: str = DECLARED_DIR) -> list[DeclaredToolchain]:
