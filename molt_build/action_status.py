@@ -39,7 +39,7 @@ class KeyedAction:
     key: str
     components: str                                  # canonical encoding (for explain)
     env: dict[str, str]                              # the declared (keyed) environment
-    sources: list[tuple[str, str]] = field(default_factory=list)       # (exec path, host path)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # (exec path, host path, digest)
     blobs: list[tuple[str, str, bool]] = field(default_factory=list)   # (exec path, digest, executable)
     toolchain: ToolchainInfo | None = None
 
@@ -73,16 +73,17 @@ def compute_key(action: Action, toolchains: Mapping[str, ToolchainInfo], root: s
     Raises MissingInput naming a source that is gone or a generated input not known."""
     tc = toolchain_of(action, toolchains)
     inputs: list[tuple[str, str]] = []
-    sources: list[tuple[str, str]] = []
+    sources: list[tuple[str, str, str]] = []
     blobs: list[tuple[str, str, bool]] = []
     for f in action.inputs:
         if f.is_source:
             host = f.origin or os.path.join(root, f.path)
             try:
-                inputs.append((f.path, digest_of(f.locator, host)))
+                digest = digest_of(f.locator, host)
             except OSError:
                 raise MissingInput(f.locator) from None
-            sources.append((f.path, host))
+            inputs.append((f.path, digest))
+            sources.append((f.path, host, digest))
         else:
             known = generated.get(f.path)
             if known is None:

@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
 from molt_build.labels import Label
 from molt_build.model import Action, DefaultInfo, File, Provider, Tool, ToolchainInfo  # noqa: F401  (re-exported)
-from molt_build.tools import python_tool  # noqa: F401  (re-exported)
+from molt_build.tools import interpreter_paths, python_tool  # noqa: F401  (re-exported)
 
 __all__ = [
     "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
     "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Tool", "Toolchain",
-    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool", "python_tool",
+    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "interpreter_paths", "probe_tool", "python_tool",
 ]
 
 
@@ -38,6 +38,7 @@ class _SourceMarker:
     """Annotated marker: the field holds source paths, globs or labels of generating targets."""
 
 
+EXECUTION_TAGS = ("requires-network", "no-sandbox")   # tags that change how a target's actions run
 LABELS = _LabelMarker()
 SOURCES = _SourceMarker()
 
@@ -255,7 +256,8 @@ class RuleContext:
         act = Action(owner=self.label, mnemonic=mnemonic, argv=argv_t, inputs=ins, outputs=outs,
                      env=tuple(sorted(merged_env.items())), progress=progress or f"{mnemonic} {self.label}",
                      timeout=timeout, uses_toolchain=use_tc, config=posixpath.basename(self.out_root),
-                     test=test, retries=retries, toolchain=lane)
+                     test=test, retries=retries, toolchain=lane,
+                     requirements=tuple(t for t in getattr(self.attrs, "tags", ()) if t in EXECUTION_TAGS))
         self.actions.append(act)
         return act
 

@@ -19,6 +19,7 @@ from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, EnvironmentProblem, Mo
 from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
+SANDBOX_MODES = ("auto", "namespace", "light", "none")
 EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
                "xpass": 0, "oom": 0, "timeout": 0}
 
@@ -49,6 +50,7 @@ class BuildRequest:
     rlimit_mb: int = 10240               # address-space cap per test process (0: none)
     retry_oom: bool = True               # rerun a test killed for memory once, alone
     keep_pass_logs: bool = False
+    sandbox: str | None = None           # auto | namespace | light | none (default: $MOLTB_SANDBOX or auto)
 
 
 @dataclass
@@ -84,7 +86,7 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
     if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
         return None
     color = flags.get("--color", "auto")
-    if color not in ("auto", "yes", "no"):
+    if color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES:
         return None
     return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
                         keep_going=bool(flags.get("-k") or flags.get("--keep-going")),
@@ -92,7 +94,7 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
                         use_cache="--no-cache" not in flags, cache_dir=flags.get("--cache-dir"),
                         quiet=bool(flags.get("-q") or flags.get("--quiet")),
                         verbose=bool(flags.get("-v") or flags.get("--verbose")), color=color,
-                        sig_options=options)
+                        sig_options=options, sandbox=flags.get("--sandbox"))
 
 
 def test_signature(runs_per_test: int, toolchains: list[str], profile: str | None,
@@ -123,7 +125,7 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
     jobs = flags.get("-j") or flags.get("--jobs")
     output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
     if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \
-            color not in ("auto", "yes", "no") or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
+            color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
         return None            # the full CLI explains what is wrong
     toolchains = options.get("--toolchain", [])
     return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
@@ -134,7 +136,8 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
                         sig_options=test_signature(runs, toolchains, flags.get("--profile"), flags.get("--cache-dir")),
                         command="test", runs_per_test=runs, flaky_retries=retries, test_output=output,
                         junit=flags.get("--junit"), measure_rss=bool(flags.get("--measure-rss")), rlimit_mb=rlimit,
-                        retry_oom=not flags.get("--no-retry-oom"), keep_pass_logs=bool(flags.get("--keep-pass-logs")))
+                        retry_oom=not flags.get("--no-retry-oom"), keep_pass_logs=bool(flags.get("--keep-pass-logs")),
+                        sandbox=flags.get("--sandbox"))
 
 
 def cwd_package(ws, cwd: str) -> str:
@@ -289,6 +292,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.digests import DigestCache
     from molt_build.executor import LocalExecutor
     from molt_build.locks import KeyLocks
+    from molt_build.namespace_sandbox import resolve_mode
     from molt_build.progress import Progress
     from molt_build.sandbox import clean_stale, sandbox_base
     from molt_build.scheduler import Scheduler
@@ -313,7 +317,15 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     if req.explain:
         from molt_build.explain import Explainer
         explain = Explainer(cache, progress).on_miss
-    executor = LocalExecutor(sandbox_dir, cas, plan.root)
+    requested = req.sandbox or os.environ.get("MOLTB_SANDBOX") or "auto"
+    if requested != "auto":
+        resolve_mode(requested)     # a sandbox asked for by name that cannot run: exit now
+
+    def chosen(mode: str, why: str) -> None:     # auto is settled when the first action runs
+        events.emit("sandbox", mode=mode, requested=requested, reason=why or None)
+        if why and req.verbose:
+            progress.print(f"INFO: sandbox: {mode} ({why})")
+    executor = LocalExecutor(sandbox_dir, cas, plan.root, requested, on_mode=chosen)
     locks = KeyLocks(plan.cache_dir) if req.use_cache else None
     policy = key_policy(req.rlimit_mb if req.command == "test" else 0)
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests,

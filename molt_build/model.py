@@ -92,6 +92,9 @@ class Action:
     test: bool = False            # a test run: its failure is a test result, not a build failure
     retries: int = 0              # a test run's own retry budget (flaky tests)
     toolchain: str = ""           # the toolchain it uses when not its configuration's (a lane)
+    # Tags that change how it runs (Bazel's execution requirements): `requires-network`
+    # keeps the network in the namespace sandbox, `no-sandbox` runs it in the light one.
+    requirements: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------ toolchains
@@ -115,7 +118,9 @@ class ToolchainInfo:
     runner: str = "native"
     run_prefix: tuple[str, ...] = ()     # argv that runs a built executable (empty: run it directly)
     run_tool: Tool | None = None         # the same, as a tool an action that runs programs declares
-    sandbox_paths: tuple[str, ...] = ()  # host paths its tools read (bound read-only in a namespace sandbox)
+    # Host directories its tools read, beyond the system's (bound read-only in a
+    # namespace sandbox, with `tool_dirs`; `private_env` directories are bound writable).
+    sandbox_paths: tuple[str, ...] = ()
     providers: Mapping[type, Provider] = field(default_factory=dict)
 
     def __getitem__(self, provider_type: type) -> Any:

@@ -5,7 +5,7 @@ directories and its toolchain's installation, read-only; each declared input
 bind-mounted read-only at its exec-root path (a write fails with "Read-only file
 system", a rename or unlink with "Device or resource busy", even for root); the exec
 root writable for its outputs; a private /tmp; no network unless the target is
-tagged `requires-network`. The workspace, the cache directory and the other actions'
+tagged `requires-network`; everything else read-only. The workspace, the cache directory and the other actions'
 exec roots are simply not there. It runs in new PID, IPC and UTS namespaces with
 `--die-with-parent`: every process the action started dies with it, and all of them
 die when moltb does, even a moltb killed with SIGKILL.
@@ -113,18 +113,23 @@ def _existing_dirs(paths) -> list[str]:
 
 
 def bwrap_argv(sandbox_root: str, inputs: list[tuple[str, str]], read_only: tuple[str, ...],
-               writable: tuple[str, ...], network: bool, argv: tuple[str, ...]) -> list[str]:
+               writable: tuple[str, ...], network: bool, argv: tuple[str, ...],
+               binds: list[tuple[str, str]] = ()) -> list[str]:
     """The bwrap command line: `inputs` are (exec-root path, host file) pairs,
-    `read_only` host directories a toolchain needs, `writable` tool-private caches."""
+    `read_only` host directories a toolchain needs, `writable` tool-private caches,
+    `binds` other (host file, path inside) pairs mounted read-only (moltb's own helpers)."""
     args = ["bwrap", "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
-            "--new-session", *_system_binds()]
+            "--new-session", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for d in _existing_dirs(read_only):
         args += ["--ro-bind", d, d]
     for d in writable:
         os.makedirs(d, exist_ok=True)
         args += ["--bind", d, d]
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox_root, INSIDE]
+    args += ["--bind", sandbox_root, INSIDE]
     for rel, host in inputs:
         args += ["--ro-bind", host, f"{INSIDE_EXEC_ROOT}/{rel}"]
-    args += ["--chdir", INSIDE_EXEC_ROOT, "--", *argv]
+    for host, inside in binds:
+        args += ["--ro-bind", host, inside]
+    # The sandbox's own root (where bwrap made the mount points) is read-only too.
+    args += ["--remount-ro", "/", "--chdir", INSIDE_EXEC_ROOT, "--", *argv]
     return args

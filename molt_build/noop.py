@@ -28,7 +28,7 @@ from molt_build.layout import BUILD_FILE, STATE_DIR
 SNAPSHOT_VERSION = 4
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
-_VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote"}
+_VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox"}
 _BOOL_FLAGS = {"-k", "--keep-going", "-q", "--quiet", "-v", "--verbose", "--no-cache"}
 _SIG_FLAGS = {"--toolchain", "--profile", "--cache-dir", "--remote", "--no-cache"}
 
@@ -226,7 +226,8 @@ def try_fast_build(args: list[str]) -> int | None:
     if os.environ.get("MOLTB_NO_FASTPATH"):
         return None
     parsed = parse_build_args(args)
-    if parsed is None or "--no-cache" in parsed[2]:
+    if parsed is None or "--no-cache" in parsed[2] or \
+            parsed[2].get("--sandbox", "auto") not in ("auto", "namespace", "light", "none"):
         return None
     patterns, options, flags = parsed
     cwd = os.getcwd()

@@ -68,23 +68,28 @@ class Sandbox:
                     raise
         os.symlink(src, dst)
 
-    def link_input(self, rel: str, src: str, src_dev: int) -> None:
+    def link_input(self, rel: str, src: str, src_dev: int, digest: str) -> None:
         dst = self._parent(rel)
         self._link(src, dst, src_dev)
         st = os.stat(dst)
-        self.input_stats.append((rel, dst, st.st_size, st.st_mtime_ns))
+        self.input_stats.append((rel, dst, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest))
 
     def modified_inputs(self) -> list[str]:
         """Inputs whose content the action changed. Inputs are links to workspace files
-        and CAS blobs (and root ignores read-only modes), so this is checked after every run."""
+        and CAS blobs (and root ignores read-only modes), so this is checked after every
+        run. A changed size or modification time is a change; a moved change time (an
+        edit whose size and mtime were put back; nothing can set ctime back, but another
+        exec root linking the same file moves it too) is settled by the content digest."""
+        from molt_build.digests import hash_file
         bad = []
-        for rel, dst, size, mtime in self.input_stats:
+        for rel, dst, size, mtime, ctime, digest in self.input_stats:
             try:
                 st = os.stat(dst)
+                if st.st_size != size or st.st_mtime_ns != mtime or \
+                        (st.st_ctime_ns != ctime and hash_file(dst) != digest):
+                    bad.append(rel)
             except OSError:
                 continue  # removed from the exec root: the original is intact
-            if st.st_size != size or st.st_mtime_ns != mtime:
-                bad.append(rel)
         return bad
 
     def prepare_output(self, rel: str) -> str:

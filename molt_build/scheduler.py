@@ -309,7 +309,7 @@ class Scheduler:
         a = node.action
         try:
             keyed = compute_key(a, self.toolchains, self.root, self.digests.digest, self.generated, self.policy)
-            blobs = [(path, self._blob_for(path, digest, exe)) for path, digest, exe in keyed.blobs]
+            blobs = [(path, self._blob_for(path, digest, exe), digest) for path, digest, exe in keyed.blobs]
         except MissingInput as e:
             self._fail(node, "", f"missing input file: {e.path}")
             return None
@@ -330,7 +330,11 @@ class Scheduler:
                 env["PATH"] = os.pathsep.join((*tc.tool_dirs, env["PATH"]))
         spawn = Spawn(a.argv, env, keyed.sources, blobs, [o.path for o in a.outputs], a.timeout or self.timeout,
                       test=a.test, rlimit_mb=self.rlimit_mb if a.test else 0,
-                      measure_rss=self.measure_rss and a.test)
+                      measure_rss=self.measure_rss and a.test,
+                      network="requires-network" in a.requirements, sandboxed="no-sandbox" not in a.requirements)
+        if tc is not None:
+            spawn.read_only = (*tc.sandbox_paths, *tc.tool_dirs)
+            spawn.writable = tuple(v for v in tc.private_env.values() if os.path.isabs(v))
         return self._claim(node, _Ready(key, text, spawn))
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
@@ -447,7 +451,7 @@ class Scheduler:
         self._attempts[node.id] = attempts
         if res.timed_out:
             status = "TIMEOUT"
-        elif res.status == "OOM" or res.exit_code == -signal.SIGKILL:   # rlimit, or the kernel's OOM killer
+        elif res.status == "OOM":       # see test_outcome.classify_failure
             status = "OOM"
         else:
             status = res.status if res.status in ("XPASS", "FAILED") else "FAILED"

@@ -110,3 +110,19 @@ def helper_digest(*modules: str) -> str:
             with open(path, "rb") as f:
                 h.update(f.read())
     return h.hexdigest()
+
+
+def interpreter_paths() -> tuple[str, ...]:
+    """The directories the running interpreter needs (its installation, a virtualenv's
+    and its site-packages): what a namespace sandbox shows an action that runs Python
+    helpers. Not the paths of editable installs: those may be a workspace."""
+    import site
+    import sys
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), os.path.dirname(sys.executable)}
+    try:
+        paths.update(site.getsitepackages())
+        paths.add(site.getusersitepackages())
+    except AttributeError:        # site was not imported (python -S)
+        pass
+    return tuple(sorted(p for p in paths if p and os.path.isdir(p)))

@@ -18,15 +18,14 @@ import difflib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tomllib
 
+from molt_build.test_outcome import classify_failure, oom_kills
+
 COMPILE_ERROR = b"moltb-compile-error"
 META = re.compile(r"^\s*(?:#|//)\s*MOLT_META\s*:(.*)$", re.M)
-OOM_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"out of memory", b"std::bad_alloc",
-               b"failed to allocate", b"memory allocation of")
 EXCEPTION_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*)$", re.M)
 SYNTAX = (b"SyntaxError", b"IndentationError", b"TabError")
 
@@ -41,6 +40,7 @@ class Run:
     def __init__(self, stdout: bytes = b"", stderr: bytes = b"", code: int = 0, compile_error: str = ""):
         self.stdout, self.stderr, self.code, self.compile_error = stdout, stderr, code, compile_error
         self.max_rss_kb = 0
+        self.oom_killed = False      # the kernel's OOM killer struck while it ran
 
     def describe(self) -> str:
         return "compile error" if self.compile_error else f"exit {self.code}"
@@ -101,11 +101,13 @@ def run_lane(lane: dict, args: list[str]) -> Run:
         from molt_build import rss_exec
         rss_file = os.path.join(os.environ.get("TMPDIR", "."), f"rss-{lane['name']}")
         argv = [sys.executable, "-S", "-E", rss_exec.__file__, rss_file, "0", "--", *argv]
+    kills = oom_kills()
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
     code = proc.returncode
     if code < 0:
         code = 128 - code                               # as a shell reports a signal
     run = Run(proc.stdout, proc.stderr, code)
+    run.oom_killed = kills >= 0 and oom_kills() > kills
     if rss_file:
         try:
             with open(rss_file) as f:
@@ -116,11 +118,11 @@ def run_lane(lane: dict, args: list[str]) -> Run:
 
 
 def is_oom(run: Run) -> bool:
-    if run.compile_error:
+    """Out of memory, as moltb names a failing test (see molt_build/test_outcome.py)."""
+    if run.compile_error or run.code == 0:
         return False
-    if run.code == 128 + signal.SIGKILL:
-        return True
-    return run.code != 0 and any(m in run.stderr for m in OOM_MARKERS)
+    rlimit = int(os.environ.get("TEST_RLIMIT_MB") or 0)
+    return classify_failure(run.code, run.stderr, rlimit, run.oom_killed)[0] == "OOM"
 
 
 def relaxed(data: bytes) -> list[str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,53 @@ srcs = [":upper", "own.txt"]
 outs = ["use.txt"]
 cmd = "cat $(SRCS) > $@"
 """, "in.txt": "hello\n", "own.txt": "own 1\n"}
+
+
+def procs_named(prefix: str) -> list[int]:
+    """PIDs of live processes whose command line starts with `prefix` (e.g. a sleep
+    with a duration no other process uses): found from outside any sandbox."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmd.startswith(prefix) and state not in (b"Z", b"X"):
+            out.append(int(name))
+    return out
+
+
+def unique_sleep(seconds: int) -> str:
+    """`sleep N.xxxxxx`: a command line no other process on the machine has."""
+    return f"sleep {seconds}.{os.getpid() % 1000:03d}{time.time_ns() % 1000:03d}"
+
+
+def wait_for(predicate, within: float = 30.0, proc=None) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"moltb exited early ({proc.returncode}): {proc.communicate()}")
+        time.sleep(0.05)
+    return predicate()
+
+
+def kill_named(prefix: str) -> None:
+    for pid in procs_named(prefix):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+SANDBOXES = [pytest.param("namespace", marks=pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)")), "light"]
 
 
 class TempWorkspace:

@@ -9,7 +9,9 @@ import random
 import signal
 import sqlite3
 import time
-from conftest import HEADER
+import pytest
+
+from conftest import HEADER, SANDBOXES, kill_named, procs_named, unique_sleep, wait_for
 
 
 
@@ -140,49 +142,34 @@ def test_sigkill_at_random_moments_never_corrupts_the_cache(ws):
     assert fin["actions"]["executed"] == 0
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reparented parent counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def test_sigkill_of_moltb_kills_the_actions_it_was_running(ws, tmp_path):
-    pids = tmp_path / "pids"
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_sigkill_of_moltb_kills_the_actions_it_was_running(ws, sandbox):
+    sleeps = [unique_sleep(120 + i) for i in (1, 2)]
     ws.write({"BUILD.toml": HEADER + "".join(
-        f'[s{i}]\nrule = "genrule"\nouts = ["s{i}.txt"]\ncmd = "echo $$$$ >> {pids}; sleep 120; echo > $@"\n\n'
-        for i in (1, 2))})
-    p = ws.popen("build", "//...", "-j", "2", start_new_session=True)
+        f'[s{i}]\nrule = "genrule"\nouts = ["s{i}.txt"]\ncmd = "{sleeps[i - 1]}; echo > $@"\n\n' for i in (1, 2))})
+    p = ws.popen("build", "//...", "-j", "2", f"--sandbox={sandbox}", start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while len(pids.read_text().split() if pids.exists() else []) < 2:
-            assert p.poll() is None, p.communicate()
-            assert time.monotonic() < deadline, "the actions never started"
-            time.sleep(0.05)
-        running = [int(x) for x in pids.read_text().split()]
-        assert all(_alive(pid) for pid in running)
+        assert wait_for(lambda: all(procs_named(s) for s in sleeps), within=60, proc=p), "the actions never started"
         # moltb tells the reaper about an action right after spawning it: a kill within
         # those microseconds (or before the first spawn has started the reaper) is not
-        # covered. Kill it while the actions are well under way.
+        # covered in the light sandbox. Kill it while the actions are well under way.
         time.sleep(0.5)
         os.kill(p.pid, signal.SIGKILL)          # moltb alone: its actions have their own sessions
         p.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in running) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(_alive(pid) for pid in running), "actions outlived the killed build"
+        assert wait_for(lambda: not any(procs_named(s) for s in sleeps), within=10), \
+            "actions outlived the killed build"
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
-        for pid in (int(x) for x in pids.read_text().split()) if pids.exists() else ():
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        for s in sleeps:
+            kill_named(s)
+        p.stdout.close()
+        p.stderr.close()
     # The next build runs them again (nothing of the killed run was kept) and succeeds.
-    ws.write({"BUILD.toml": (ws.root / "BUILD.toml").read_text().replace("sleep 120", "sleep 0")})
+    text = (ws.root / "BUILD.toml").read_text()
+    for s in sleeps:
+        text = text.replace(s, "sleep 0")
+    ws.write({"BUILD.toml": text})
     r = ws.run("build", "//...")
     assert r.returncode == 0, r.stderr

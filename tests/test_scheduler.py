@@ -8,46 +8,14 @@ import subprocess
 import time
 from datetime import datetime
 
-from conftest import HEADER, two_sleeps
+import pytest
+
+from conftest import HEADER, SANDBOXES, kill_named, procs_named, two_sleeps, unique_sleep, wait_for
 
 
 
 def _ts(e: dict) -> float:
     return datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp()
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _wait_gone(pid: int, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return not _alive(pid)
-
-
-def _wait_for_pid(path, proc, within: float = 30.0) -> int:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            text = path.read_text().strip()
-            if text:
-                return int(text)
-        except FileNotFoundError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(f"moltb exited early ({proc.returncode}): {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError("the action never started")
 
 
 def test_independent_actions_run_in_parallel(ws):
@@ -121,18 +89,18 @@ def test_without_keep_going_no_new_work_starts_after_a_failure(ws):
     assert ws.finished()["exit_code"] == 1
 
 
-def test_ctrl_c_kills_running_actions_and_exits_8(ws, tmp_path):
-    pidfile = tmp_path / "sleep.pid"
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_ctrl_c_kills_running_actions_and_exits_8(ws, sandbox):
+    sleep = unique_sleep(60)
     ws.write({"BUILD.toml": HEADER + f"""\
         [hang]
         rule = "genrule"
         outs = ["hang.txt"]
-        cmd = "sleep 60 & echo $$! > {pidfile}; wait; echo done > $@"
+        cmd = "{sleep} & wait; echo done > $@"
         """})
-    p = ws.popen("build", "//:hang")
+    p = ws.popen("build", "//:hang", f"--sandbox={sandbox}")
     try:
-        pid = _wait_for_pid(pidfile, p)
-        assert _alive(pid)
+        assert wait_for(lambda: procs_named(sleep), proc=p), "the action never started"
         t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=10)
@@ -141,15 +109,16 @@ def test_ctrl_c_kills_running_actions_and_exits_8(ws, tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+        gone = wait_for(lambda: not procs_named(sleep), within=5)
+        kill_named(sleep)
     assert p.returncode == 8, err
     assert elapsed < 5
     assert "Traceback" not in err
-    assert _wait_gone(pid), "the action's process group was not killed"
+    assert gone, "the action's processes were not killed"
     fin = ws.finished()
     assert fin["exit_code"] == 8
     assert not ws.out("hang.txt").exists()
     # Nothing half-done was cached: a build of a quick version of the target runs it.
-    pidfile.unlink()
     ws.write({"BUILD.toml": HEADER + """\
         [hang]
         rule = "genrule"
@@ -161,45 +130,52 @@ def test_ctrl_c_kills_running_actions_and_exits_8(ws, tmp_path):
     assert [e["label"] for e in ws.executed()] == ["//:hang"]
 
 
-def test_sigterm_also_kills_actions(ws, tmp_path):
-    pidfile = tmp_path / "sleep.pid"
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_sigterm_also_kills_actions(ws, sandbox):
+    sleep = unique_sleep(60)
     ws.write({"BUILD.toml": HEADER + f"""\
         [hang]
         rule = "genrule"
         outs = ["hang.txt"]
-        cmd = "sleep 60 & echo $$! > {pidfile}; wait; echo done > $@"
+        cmd = "{sleep} & wait; echo done > $@"
         """})
-    p = ws.popen("build", "//:hang")
+    p = ws.popen("build", "//:hang", f"--sandbox={sandbox}")
     try:
-        pid = _wait_for_pid(pidfile, p)
+        assert wait_for(lambda: procs_named(sleep), proc=p), "the action never started"
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=10)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+        gone = wait_for(lambda: not procs_named(sleep), within=5)
+        kill_named(sleep)
     assert p.returncode == 8, err
-    assert _wait_gone(pid)
+    assert gone
 
 
-def test_action_timeout_kills_the_action(ws, tmp_path):
-    pidfile = tmp_path / "sleep.pid"
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_action_timeout_kills_the_action(ws, sandbox):
+    sleep = unique_sleep(30)
     ws.write({"BUILD.toml": HEADER + f"""\
         [slow]
         rule = "genrule"
         outs = ["slow.txt"]
-        cmd = "sleep 30 & echo $$! > {pidfile}; wait; echo done > $@"
+        cmd = "{sleep} & wait; echo done > $@"
         """})
     t0 = time.monotonic()
-    r = ws.run("build", "//:slow", "--action-timeout", "1", timeout=60)
-    elapsed = time.monotonic() - t0
+    try:
+        r = ws.run("build", "//:slow", "--action-timeout", "1", f"--sandbox={sandbox}", timeout=60)
+        elapsed = time.monotonic() - t0
+        gone = wait_for(lambda: not procs_named(sleep), within=5)
+    finally:
+        kill_named(sleep)
     assert r.returncode == 1, r.stderr
     assert elapsed < 15
     assert re.search(r"time[ds]? ?out", r.stderr, re.I), r.stderr
     assert "//:slow" in r.stderr
-    assert _wait_gone(int(pidfile.read_text()))
-    failed = [e for e in ws.events() if e["event"] == "action_finished" and e["status"] == "failed"]
-    assert [e["label"] for e in failed] == ["//:slow"]
+    assert gone
+
 
 
 def test_failure_output_has_a_copy_pasteable_command(ws):

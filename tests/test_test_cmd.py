@@ -106,6 +106,10 @@ def by_label(runs: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+# A test that writes outside its sandbox (its side channel to the assertions): Bazel's tag.
+OUTSIDE = 'tags = ["no-sandbox"]\n'
+
+
 def one_test(ws, script: str, attrs: str = "", name: str = "t") -> None:
     ws.write({"BUILD.toml": HEADER + f'[{name}]\nrule = "sh_test"\nsrc = "{name}.sh"\n{attrs}',
               f"{name}.sh": script})
@@ -322,7 +326,7 @@ echo "attempt $n"
 def test_flaky_retries_turn_a_second_attempt_pass_into_flaky(ws, tmp_path):
     d = tmp_path / "attempts"
     d.mkdir()
-    one_test(ws, FLAKY_SCRIPT.format(d=d))
+    one_test(ws, FLAKY_SCRIPT.format(d=d), OUTSIDE)
 
     r = ws.run("test", "//:t")                       # no retries: the first failure is final
     assert r.returncode == 3, r.stderr
@@ -346,7 +350,7 @@ def test_flaky_retries_turn_a_second_attempt_pass_into_flaky(ws, tmp_path):
 def test_flaky_retries_exhausted_is_failed(ws, tmp_path):
     d = tmp_path / "attempts"
     d.mkdir()
-    one_test(ws, f"echo x >> {d}/count\nexit 1\n")
+    one_test(ws, f"echo x >> {d}/count\nexit 1\n", OUTSIDE)
     r = ws.run("test", "//:t", "--flaky-retries", "2")
     assert r.returncode == 3, r.stderr
     assert len((d / "count").read_text().splitlines()) == 3     # 1 + 2 retries
@@ -357,7 +361,7 @@ def test_flaky_retries_exhausted_is_failed(ws, tmp_path):
 def test_flaky_attribute_retries_the_test(ws, tmp_path):
     d = tmp_path / "attempts"
     d.mkdir()
-    one_test(ws, FLAKY_SCRIPT.format(d=d), "flaky = true\n")
+    one_test(ws, FLAKY_SCRIPT.format(d=d), "flaky = true\n" + OUTSIDE)
     r = ws.run("test", "//:t")
     assert r.returncode == 0, r.stderr
     assert statuses(r.stderr) == {"//:t": "FLAKY"}
@@ -368,7 +372,7 @@ def test_flaky_attribute_retries_the_test(ws, tmp_path):
 def test_runs_per_test(ws, tmp_path):
     d = tmp_path / "runs"
     d.mkdir()
-    one_test(ws, f'echo "run=$TEST_RUN_NUMBER"\necho "$TEST_RUN_NUMBER" >> {d}/runs\n')
+    one_test(ws, f'echo "run=$TEST_RUN_NUMBER"\necho "$TEST_RUN_NUMBER" >> {d}/runs\n', OUTSIDE)
     r = ws.run("test", "//:t", "--runs-per-test", "3", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     runs = run_events(ws)
@@ -402,7 +406,7 @@ def test_shards(ws, tmp_path):
         test ! -e "$TEST_TMPDIR/scratch.txt"
         echo scratch > "$TEST_TMPDIR/scratch.txt"
         test "$(cat "$TEST_TMPDIR/scratch.txt")" = scratch
-        """, "shard_count = 3\n")
+        """, "shard_count = 3\n" + OUTSIDE)
     r = ws.run("test", "//:t", "--keep-pass-logs")
     assert r.returncode == 0, r.stderr
     runs = run_events(ws)
@@ -547,10 +551,12 @@ def test_build_builds_test_deps_without_running_tests(ws, tmp_path):
         rule = "sh_test"
         src = "t.sh"
         data = [":gen"]
+        tags = ["no-sandbox"]
 
         [failing]
         rule = "sh_test"
         src = "failing.sh"
+        tags = ["no-sandbox"]
         """, "t.sh": f"touch {marker}\n", "failing.sh": f"touch {marker}\nexit 1\n"})
     r = ws.run("build", "//...")
     assert r.returncode == 0, r.stderr

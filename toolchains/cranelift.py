@@ -12,7 +12,7 @@ import os
 import platform
 
 from molt_build.api import (Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool,
-                            python_tool as python_module_tool)
+                            interpreter_paths, python_tool as python_module_tool)
 from molt_build.toolchains.wasm import TARGET, python_tool, wasm_cc, wasmtime_version
 from molt_build.toolchains.zig import PROFILE_FLAGS, resolve_zig, zig_env
 
@@ -96,7 +96,7 @@ class CraneliftToolchain(Toolchain):
               f"|host {host_cpu()}")
         return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {zig_version}, wasmtime {wt}",
                              private_env=zig_env(), tool_files=(zig,), tool_dirs=(os.path.dirname(zig), py_dir),
-                             runner="cranelift", run_prefix=(py, "-P", "-m", RUNNER, "--precompiled", *eargs, "--"),
+                             sandbox_paths=interpreter_paths(), runner="cranelift", run_prefix=(py, "-P", "-m", RUNNER, "--precompiled", *eargs, "--"),
                              run_tool=python_module_tool(RUNNER, py, "--precompiled", *eargs, "--"),
                              providers={type(cc): cc})
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
-from molt_build.api import python_tool as python_module_tool
+from molt_build.api import interpreter_paths, python_tool as python_module_tool
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 from molt_build.toolchains.wasm import RUNNER, python_tool
 
@@ -92,6 +92,7 @@ class DeclaredToolchain(Toolchain):
         return ToolchainInfo(name=self.name, fingerprint=f"{self.name}|{self.variant.target}|{'|'.join(versions)}",
                              version="; ".join(versions), tool_files=tuple(found.values()), tool_dirs=dirs,
                              runner=self.variant.runner, run_prefix=run_prefix, run_tool=run_tool,
+                             sandbox_paths=interpreter_paths() if run_tool else (),
                              providers=providers)
 
 

@@ -10,7 +10,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 
-from molt_build.api import Provider, Toolchain, ToolchainContext, ToolchainInfo
+from molt_build.api import Provider, Toolchain, ToolchainContext, ToolchainInfo, interpreter_paths
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class HostPythonToolchain(Toolchain):
         return ToolchainInfo(name=self.name, fingerprint=f"python|{identity}",
                              version=f"{sys.implementation.name} {sys.version.split()[0]}",
                              tool_files=(real,), tool_dirs=(os.path.dirname(sys.executable),),
+                             sandbox_paths=interpreter_paths(),
                              providers={PythonInterpreterInfo: info})
 
 

@@ -10,7 +10,8 @@ import os
 import platform
 import shutil
 
-from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool
+from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, interpreter_paths, \
+    probe_tool
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 from molt_build.toolchains.python_frontend import python_frontend
 from molt_build.toolchains.zig import COMMON_COMPILE, LINK_STRIP, PROFILE_FLAGS, resolve_zig, zig_env
@@ -36,7 +37,7 @@ class NativeToolchain(Toolchain):
             fp = f"native|zig {version}|{host_triple()}|{' '.join(flags)}|{py_fp}"
             return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {version}",
                                  private_env=zig_env(), tool_files=(zig, *py_files),
-                                 tool_dirs=(os.path.dirname(zig), *py_dirs),
+                                 tool_dirs=(os.path.dirname(zig), *py_dirs), sandbox_paths=interpreter_paths(),
                                  providers={CcToolchainInfo: cc_info, type(py): py})
         if compiler == "system":
             cc = shutil.which(ctx.settings.get("cc", "cc"))
@@ -52,7 +53,7 @@ class NativeToolchain(Toolchain):
             py, py_dirs, py_files, py_fp = python_frontend(ctx)
             fp = f"native|{os.path.basename(real)} {version}|{host_triple()}|{' '.join(flags)}|{py_fp}"
             return ToolchainInfo(name=self.name, fingerprint=fp, version=version, tool_files=(real, *py_files),
-                                 tool_dirs=(os.path.dirname(cc), *py_dirs),
+                                 tool_dirs=(os.path.dirname(cc), *py_dirs), sandbox_paths=interpreter_paths(),
                                  providers={CcToolchainInfo: cc_info, type(py): py})
         raise ToolchainUnavailable(f"unknown compiler '{compiler}' in [workspace.toolchains.native]",
                                    hint="use \"zig\" or \"system\"")

@@ -6,7 +6,7 @@ import importlib.util
 import os
 import sys
 
-from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable
+from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, interpreter_paths
 from molt_build.api import python_tool as python_module_tool
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 from molt_build.toolchains.zig import COMMON_COMPILE, LINK_STRIP, PROFILE_FLAGS, resolve_zig, zig_env
@@ -51,7 +51,7 @@ class WasmToolchain(Toolchain):
         fp = f"wasm|zig {zig_version}|{TARGET}|{' '.join(flags)}|wasmtime {wt}"
         return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {zig_version}, wasmtime {wt}",
                              private_env=zig_env(), tool_files=(zig,), tool_dirs=(os.path.dirname(zig), py_dir),
-                             runner="wasm", run_prefix=(py, "-P", "-m", RUNNER, "--"),
+                             sandbox_paths=interpreter_paths(), runner="wasm", run_prefix=(py, "-P", "-m", RUNNER, "--"),
                              run_tool=python_module_tool(RUNNER, py, "--"),
                              providers={CcToolchainInfo: wasm_cc(ctx, zig_version)})
 

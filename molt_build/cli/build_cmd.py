@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import CacheDir, Color, Quiet, Remote, Verbose
+from molt_build.cli.common import CacheDir, Color, Quiet, Remote, Sandbox, Verbose
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -21,6 +21,7 @@ def build(
     timeout: Annotated[Optional[float], typer.Option("--action-timeout", help="Seconds before an action is killed.")] = None,
     cache_dir: CacheDir = None,
     remote: Remote = None,
+    sandbox: Sandbox = None,
     profile_out: Annotated[Optional[str], typer.Option("--profile-out", help="Write a Chrome trace JSON here.")] = None,
     color: Color = "auto",
     quiet: Quiet = False,
@@ -41,6 +42,6 @@ def build(
     req = BuildRequest(patterns=patterns, jobs=jobs, keep_going=keep_going, toolchains=toolchain or [],
                        profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
                        verbose=verbose, color=color, explain=explain, timeout=timeout, sig_options=sig,
-                       profile_out=profile_out)
+                       profile_out=profile_out, sandbox=sandbox)
     outcome = run_build(req)
     raise typer.Exit(outcome.exit_code)

@@ -14,6 +14,9 @@ CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache dire
 Remote = Annotated[Optional[str], typer.Option("--remote", help="Remote cache URL (env MOLTB_REMOTE).")]
 Color = Annotated[str, typer.Option("--color", help="auto, yes or no.")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and the summary.")]
+Sandbox = Annotated[Optional[str], typer.Option(
+    "--sandbox", help="auto (namespace where bubblewrap works, else light), namespace, light or none "
+                      "(env MOLTB_SANDBOX).")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="More detail (event log path, ...).")]
 
 

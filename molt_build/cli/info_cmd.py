@@ -39,3 +39,26 @@ def toolchains(profile: Annotated[str, typer.Option("--profile")] = "dev") -> No
             sys.stdout.write(f"{name}: unavailable: {e.message}" + (f" ({e.hint})" if e.hint else "") + "\n")
             continue
         sys.stdout.write(f"{name}: available\n  version: {info.version}\n  fingerprint: {info.fingerprint}\n")
+
+
+@app.command()
+@handles_errors
+def info() -> None:
+    """Where things are and what runs actions here: workspace, cache, sandbox."""
+    from molt_build.build import default_jobs
+    from molt_build.namespace_sandbox import resolve_mode
+    from molt_build.namespace_sandbox import version as bwrap_version
+    from molt_build.sandbox import sandbox_base
+    from molt_build.workspace import load_workspace
+    ws = load_workspace(os.getcwd())
+    requested = os.environ.get("MOLTB_SANDBOX") or "auto"
+    mode, why = resolve_mode(requested)
+    lines = [f"moltb: {__version__} (python {platform.python_version()})",
+             f"workspace: {ws.root}",
+             f"cache: {ws.cache_dir}",
+             f"sandbox: {mode}" + (f" ({why})" if why else "") + (f" [requested: {requested}]"
+                                                                   if requested != "auto" else ""),
+             f"bubblewrap: {bwrap_version() or 'not installed (apt-get install bubblewrap)'}",
+             f"exec roots: {sandbox_base(ws.cache_dir)}",
+             f"jobs: {default_jobs()}"]
+    sys.stdout.write("\n".join(lines) + "\n")
