@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS builds (
 CREATE INDEX IF NOT EXISTS actions_last_used ON actions(last_used);
 """
 SCHEMA_VERSION = 2
+_DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(slots=True)
@@ -69,10 +71,27 @@ class ActionResult:
 
     @classmethod
     def decode(cls, text: str) -> "ActionResult":
-        row = json.loads(text)
-        o, code, so, se, dur = row[:5]
-        status, rss = row[5:7] if len(row) >= 7 else ("", 0)
-        return cls([tuple(x) for x in o], code, so, se, dur, status, rss)
+        """Raises ValueError for anything that is not a well-formed result row (a
+        damaged or foreign database): the caller treats it as a miss."""
+        try:
+            row = json.loads(text)
+            o, code, so, se, dur = row[:5]
+            status, rss = row[5:7] if len(row) >= 7 else ("", 0)
+            outputs = []
+            for p, d, size, x in o:
+                if not (isinstance(p, str) and isinstance(d, str) and _DIGEST.fullmatch(d)
+                        and isinstance(size, int) and isinstance(x, bool)):
+                    raise ValueError(f"bad output entry {[p, d, size, x]!r}")
+                outputs.append((p, d, size, x))
+            for d in (so, se):
+                if not isinstance(d, str) or (d and not _DIGEST.fullmatch(d)):
+                    raise ValueError(f"bad log digest {d!r}")
+            if not (isinstance(code, int) and isinstance(dur, (int, float)) and isinstance(status, str)
+                    and isinstance(rss, int)):
+                raise ValueError("bad field types")
+        except (TypeError, KeyError, IndexError) as e:
+            raise ValueError(f"malformed action result: {e}") from None
+        return cls(outputs, code, so, se, dur, status, rss)
 
 
 def _retrying(fn, attempts: int = 50):
@@ -88,24 +107,81 @@ def _retrying(fn, attempts: int = 50):
             delay = min(delay * 2, 0.5)
 
 
+def is_corruption(e: sqlite3.Error) -> bool:
+    """A damaged database file (as opposed to a busy, full or unwritable one)."""
+    msg = str(e).lower()
+    return isinstance(e, sqlite3.DatabaseError) and any(
+        m in msg for m in ("malformed", "not a database", "file is encrypted", "database corrupt"))
+
+
 class ActionCache:
-    def __init__(self, cache_dir: str):
+    """The action cache of one cache directory. A database that turns out to be
+    damaged (at open or at any later query) is moved aside as
+    `actions.db.corrupt-<UTC>` with one warning, and the build goes on with an empty
+    cache; a row that does not decode is dropped and counts as a miss."""
+
+    def __init__(self, cache_dir: str, on_warning=None):
         self.path = os.path.join(cache_dir, "actions.db")
+        self.on_warning = on_warning
+        self.warnings: list[str] = []
+        self.dropped_rows = 0
         try:
             os.makedirs(cache_dir, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                                      check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout=60000")
-            _retrying(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            _retrying(lambda: self.db.executescript(SCHEMA))
-            self._migrate()
-        except (sqlite3.Error, OSError) as e:
-            raise EnvironmentProblem(f"cannot open the action cache at {self.path}: {e}",
-                                     hint="check that the cache directory is writable (or set MOLTB_CACHE_DIR)") from None
+            self._connect()
+        except sqlite3.Error as e:
+            if not is_corruption(e):
+                raise _unusable(self.path, e) from None
+            self._recover(e)
+        except OSError as e:
+            raise _unusable(self.path, e) from None
         self._pending: list[tuple[str, str, float]] = []
         self._touched: list[str] = []
         self._last_keys: dict[str, tuple[str, str, float]] = {}
+
+    def _connect(self) -> None:
+        try:
+            st = os.stat(self.path)
+            self._ident = (st.st_dev, st.st_ino)      # the file a damage found at open is in
+        except FileNotFoundError:
+            self._ident = None
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout=60000")
+        _retrying(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        _retrying(lambda: self.db.executescript(SCHEMA))
+        self._migrate()
+        st = os.stat(self.path)
+        self._ident = (st.st_dev, st.st_ino)
+
+    def _recover(self, err: sqlite3.Error) -> None:
+        """Move the damaged database aside (once, whichever process sees it first) and
+        start an empty one."""
+        from molt_build.cache_recovery import quarantine
+        try:
+            self.db.close()
+        except (AttributeError, sqlite3.Error):
+            pass
+        moved = quarantine(self.path, getattr(self, "_ident", None))
+        try:
+            self._connect()
+        except sqlite3.Error as e:
+            raise _unusable(self.path, e) from None
+        text = (f"the action cache {self.path} was damaged ({err}); "
+                + (f"moved aside to {os.path.basename(moved)}; " if moved else "")
+                + "going on with an empty cache")
+        self.warnings.append(text)
+        if self.on_warning is not None:
+            self.on_warning(text)
+
+    def _guarded(self, fn, default=None):
+        """Run a query; on a damaged database recover and return `default`."""
+        try:
+            return _retrying(fn)
+        except sqlite3.Error as e:
+            if not is_corruption(e):
+                raise _unusable(self.path, e) from None
+            self._recover(e)
+            return default
 
     def _migrate(self) -> None:
         """Bring an older cache database up to SCHEMA_VERSION (columns added since)."""
@@ -121,14 +197,20 @@ class ActionCache:
         """One row per build, for `moltb cache stats` (hit rate, lock waits)."""
         row = (time.time(), workspace, command, exit_code, stats.total, stats.executed, stats.cached,
                stats.failed, stats.lock_waits, round(stats.lock_wait_s, 4), round(duration, 3))
-        _retrying(lambda: self.db.execute("INSERT INTO builds VALUES (?,?,?,?,?,?,?,?,?,?,?)", row))
+        self._guarded(lambda: self.db.execute("INSERT INTO builds VALUES (?,?,?,?,?,?,?,?,?,?,?)", row))
 
     def lookup(self, key: str) -> ActionResult | None:
-        row = _retrying(lambda: self.db.execute("SELECT result FROM actions WHERE key=?", (key,)).fetchone())
+        row = self._guarded(lambda: self.db.execute("SELECT result FROM actions WHERE key=?", (key,)).fetchone())
         if row is None:
             return None
+        try:
+            result = ActionResult.decode(row[0])
+        except ValueError:
+            self.dropped_rows += 1          # a damaged row: a miss, and gone for everyone
+            self.delete(key)
+            return None
         self._touched.append(key)
-        return ActionResult.decode(row[0])
+        return result
 
     def put(self, key: str, result: ActionResult) -> None:
         self._pending.append((key, result.encode(), time.time()))
@@ -137,15 +219,25 @@ class ActionCache:
         self._last_keys[identity] = (key, components, duration)
 
     def last_key(self, identity: str) -> tuple[str, str, float] | None:
-        row = _retrying(lambda: self.db.execute(
+        row = self._guarded(lambda: self.db.execute(
             "SELECT key, components, duration FROM last_keys WHERE identity=?", (identity,)).fetchone())
         return tuple(row) if row else None
 
     def last_durations(self) -> dict[str, float]:
-        return dict(_retrying(lambda: self.db.execute("SELECT identity, duration FROM last_keys").fetchall()))
+        rows = self._guarded(lambda: self.db.execute("SELECT identity, duration FROM last_keys").fetchall(), [])
+        return {i: d for i, d in rows if isinstance(i, str) and isinstance(d, (int, float))}
 
     def delete(self, key: str) -> None:
-        _retrying(lambda: self.db.execute("DELETE FROM actions WHERE key=?", (key,)))
+        self._guarded(lambda: self.db.execute("DELETE FROM actions WHERE key=?", (key,)))
+
+    def drop_naming(self, digest: str) -> int:
+        """Delete every result that names a blob (it was lost or found corrupt): the
+        actions that made it, and any built from it, run again."""
+        if not _DIGEST.fullmatch(digest):
+            return 0
+        self._pending = [p for p in self._pending if digest not in p[1]]
+        cur = self._guarded(lambda: self.db.execute("DELETE FROM actions WHERE instr(result, ?) > 0", (digest,)))
+        return cur.rowcount if cur is not None else 0
 
     def flush(self) -> None:
         """Write pending rows in one short transaction."""
@@ -166,13 +258,20 @@ class ActionCache:
                                         "updated) VALUES (?,?,?,?,?)", [(i, *v, now) for i, v in last.items()])
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
                 raise
 
-        try:
-            _retrying(tx)
-        except sqlite3.Error as e:
-            raise EnvironmentProblem(f"cannot write the action cache at {self.path}: {e}") from None
+        for attempt in range(2):
+            try:
+                _retrying(tx)
+                break
+            except sqlite3.Error as e:
+                if not is_corruption(e) or attempt:
+                    raise _unusable(self.path, e) from None
+                self._recover(e)               # write this build's results to the fresh database
         self._pending, self._touched, self._last_keys = [], [], {}
 
     def close(self) -> None:
@@ -180,3 +279,9 @@ class ActionCache:
             self.flush()
         finally:
             self.db.close()
+
+
+def _unusable(path: str, e: Exception) -> EnvironmentProblem:
+    return EnvironmentProblem(f"cannot use the action cache at {path}: {e}",
+                              hint="check that the cache directory is writable and the disk is not full "
+                                   "(or set MOLTB_CACHE_DIR)")

@@ -303,7 +303,10 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         trace = Trace()
         trace.phase("execution")
     try:
-        cache = ActionCache(plan.cache_dir)
+        def cache_warning(text: str) -> None:
+            err.write(f"WARNING: {text}\n")
+            events.emit("cache_recovered", message=text)
+        cache = ActionCache(plan.cache_dir, on_warning=cache_warning)
         cas = CAS(plan.cache_dir)
     except OSError as e:
         raise EnvironmentProblem(f"cannot use the cache directory {plan.cache_dir}: {e.strerror}") from None
@@ -367,6 +370,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         if stats.corrupt:
             err.write(f"WARNING: {stats.corrupt} corrupt cache entr{'y' if stats.corrupt == 1 else 'ies'} "
                       f"found and rebuilt\n")
+        if cache.dropped_rows:
+            err.write(f"WARNING: {cache.dropped_rows} damaged action cache row(s) dropped\n")
         err.write("INFO: Build completed successfully\n" if ok else
                   f"FAILED: Build did NOT complete successfully ({stats.failed - stats.test_failed} failed, "
                   f"{stats.skipped} not run)\n")
@@ -432,7 +437,7 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     for n in graph.nodes:
         sources.extend(f.locator for f in n.action.inputs if f.is_source)
         outputs.extend(o.path for o in n.action.outputs)
-    lines = sched.finished_events
+    lines = list(sched.finished_events.values())
     known = None
     if snap is not None and plan.dirty is not None:   # files this build did not touch keep their stat
         moved = plan.dirty | sched.dirty | sched.materialized

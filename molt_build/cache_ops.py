@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from molt_build.action_cache import ActionCache, ActionResult, _retrying
-from molt_build.cas import CAS
+from molt_build.cas import CAS, BlobMissing
 from molt_build.digests import hash_file
 from molt_build.errors import UsageError
 
@@ -74,7 +74,7 @@ def _walk_cas(cas: CAS):
             p = os.path.join(d, n)
             digest, _, suffix = n.partition(".")
             try:
-                yield digest, suffix == "x", p, os.stat(p)
+                yield digest, suffix == "x", p, os.lstat(p)
             except FileNotFoundError:
                 continue
 
@@ -150,7 +150,11 @@ def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: floa
         drop: list[str] = []
         used = 0
         for key, text, last_used in rows:
-            blobs = blobs_of(ActionResult.decode(text))
+            try:
+                blobs = blobs_of(ActionResult.decode(text))
+            except ValueError:
+                drop.append(key)            # a damaged row is never worth keeping
+                continue
             if max_age is not None and now - last_used > max_age:
                 drop.append(key)
                 continue
@@ -219,35 +223,47 @@ class VerifyReport:
     bytes: int = 0
     corrupt: list[str] = field(default_factory=list)
     rows_dropped: int = 0
+    rows_malformed: int = 0
+    database: str = "ok"          # or what was wrong with actions.db (it was moved aside)
 
 
 def verify(cache_dir: str) -> VerifyReport:
-    """Rehash every blob; remove those whose content does not match their name, then
-    drop entries that name a missing blob (the next build re-runs those actions)."""
+    """Check the database (`PRAGMA quick_check`; a damaged one is moved aside), rehash
+    every blob and remove those whose content does not match their name, then drop
+    entries that do not decode or that name a missing blob (the next build re-runs
+    those actions)."""
     cas = CAS(cache_dir)
     report = VerifyReport()
+    cache = ActionCache(cache_dir, on_warning=lambda text: setattr(report, "database", text))
+    try:
+        check = cache._guarded(lambda: cache.db.execute("PRAGMA quick_check").fetchall(), [("ok",)])
+        if [tuple(r) for r in check] != [("ok",)]:
+            problem = "; ".join(str(r[0]) for r in check[:3])
+            cache._recover(sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {problem})"))
+    finally:
+        cache.close()
     present: set[tuple[str, bool]] = set()
     for digest, exe, path, st in _walk_cas(cas):
         report.blobs += 1
         report.bytes += st.st_size
         try:
-            ok = hash_file(path) == digest
-        except OSError:
-            continue
-        if ok:
+            cas.checked(digest, exe)
             present.add((digest, exe))
-        else:
-            report.corrupt.append(os.path.relpath(path, cache_dir))
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-    cache = ActionCache(cache_dir)
+        except BlobMissing as e:
+            if e.corrupt:                   # (one removed meanwhile by a prune is not)
+                report.corrupt.append(os.path.relpath(path, cache_dir))
+    cache = ActionCache(cache_dir, on_warning=lambda text: setattr(report, "database", text))
     try:
-        rows = cache.db.execute("SELECT key, result FROM actions").fetchall()
+        rows = cache._guarded(lambda: cache.db.execute("SELECT key, result FROM actions").fetchall(), [])
         bad = []
         for key, text in rows:
-            missing = [b for b in blobs_of(ActionResult.decode(text)) if b not in present]
+            try:
+                blobs = blobs_of(ActionResult.decode(text))
+            except ValueError:
+                report.rows_malformed += 1
+                bad.append(key)
+                continue
+            missing = [b for b in blobs if b not in present]
             # a blob written after the walk began is fine: check the disk once more
             if any(not cas.has(d, x) for d, x in missing):
                 bad.append(key)
@@ -274,7 +290,7 @@ def clear(cache_dir: str) -> None:
     finally:
         cache.close()
     shutil.rmtree(os.path.join(cache_dir, "cas"), ignore_errors=True)
-    _clean_tmp(cache_dir, older_than=0)
+    _clean_tmp(cache_dir, older_than=GRACE_S)    # younger ones may be writes under way
 
 
 # ------------------------------------------------------------ export / import

@@ -1,16 +1,23 @@
 """The content-addressed store: files named by their XXH3-128 digest.
 
 Writes are atomic (a complete file renamed into place), so a killed process never
-leaves a partial entry; an existing entry is never overwritten. Reads that matter
-verify the digest: a corrupt blob is reported and treated as a miss.
+leaves a partial entry; an existing entry is never overwritten. Blobs are read-only
+files. A blob is checked against its digest the first time this process puts it
+somewhere it was not (an exec root, a fresh checkout's output tree): bit rot is found
+before it spreads, and a bad blob is removed. Blobs this process wrote itself are
+known good.
+
+`moltb cache clear` and `prune` may remove blobs, and the directories holding them,
+while builds run: a write whose directory vanished is retried, and a blob that is
+gone is reported as missing (the caller runs its producer again), never a traceback.
 """
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
 import stat
-import itertools
 import threading
 
 import xxhash
@@ -20,13 +27,35 @@ from molt_build.digests import hash_file
 READ_ONLY = 0o444
 EXECUTABLE = 0o555
 SMALL = 1 << 20          # outputs below this are read whole into memory when stored
+ATTEMPTS = 3             # a write whose directory was removed under it (cache clear) is retried
 
 
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
+    except IsADirectoryError:
+        shutil.rmtree(path, ignore_errors=True)
     except OSError:
         pass
+
+
+def _empty(path: str) -> None:
+    """Truncate a corrupt blob before it goes: outputs hard-linked to it in workspaces
+    then change size, so their builds see them as changed and put a good copy back."""
+    try:
+        os.chmod(path, 0o644)
+        os.truncate(path, 0)
+    except OSError:
+        pass
+
+
+class BlobMissing(Exception):
+    """A blob is not in the store, or was not what its name says (and was removed)."""
+
+    def __init__(self, digest: str, corrupt: bool):
+        super().__init__(digest)
+        self.digest = digest
+        self.corrupt = corrupt
 
 
 class CAS:
@@ -38,18 +67,24 @@ class CAS:
         self._made: set[str] = set()
         self._seq = itertools.count()
         self._lock = threading.Lock()
+        self._good: set[tuple[str, bool]] = set()     # checked, or written, by this process
 
     def path(self, digest: str, executable: bool = False) -> str:
         return os.path.join(self.root, digest[:2], digest + (".x" if executable else ""))
 
     def has(self, digest: str, executable: bool = False) -> bool:
-        return os.path.exists(self.path(digest, executable))
+        return os.path.isfile(self.path(digest, executable))
 
     def _dir_for(self, dst: str) -> None:
         d = os.path.dirname(dst)
         if d not in self._made:
             os.makedirs(d, exist_ok=True)
             self._made.add(d)
+
+    def _forget_dirs(self) -> None:
+        """Directories made earlier may have been removed (cache clear): make them again."""
+        self._made.clear()
+        os.makedirs(self.tmp, exist_ok=True)
 
     def _tmpname(self, tag: str) -> str:
         """A temporary name no other thread or process uses (several may store one blob).
@@ -58,30 +93,55 @@ class CAS:
             n = next(self._seq)
         return os.path.join(self.tmp, f"{tag[:16]}.{os.getpid()}.{threading.get_ident()}.{n}")
 
+    def _written(self, digest: str, executable: bool) -> None:
+        self._good.add((digest, executable))
+
+    def _retry(self, write):
+        """Run a write, again after a vanished directory (a concurrent cache clear)."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return write()
+            except FileNotFoundError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                self._forget_dirs()
+
     def put_file(self, src: str, digest: str, executable: bool, move: bool = True) -> str:
         """Store `src` (whose digest is known) under its digest; `move` consumes src."""
         dst = self.path(digest, executable)
-        if os.path.exists(dst):
+        mode = EXECUTABLE if executable else READ_ONLY
+
+        def write() -> str:
+            if self.has(digest, executable):
+                if move:
+                    os.unlink(src)
+                return dst
+            if os.path.lexists(dst):
+                _unlink_quietly(dst)            # not a regular file: never a blob
+            self._dir_for(dst)
+            if move:
+                os.chmod(src, mode)
+                try:
+                    os.rename(src, dst)  # atomic; a concurrent writer of the same digest is harmless
+                    return dst
+                except OSError as e:
+                    if e.errno != errno.EXDEV:
+                        raise
+            tmp = self._tmpname(digest)
+            try:
+                shutil.copyfile(src, tmp)
+                os.chmod(tmp, mode)
+                os.replace(tmp, dst)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
             if move:
                 os.unlink(src)
             return dst
-        self._dir_for(dst)
-        mode = EXECUTABLE if executable else READ_ONLY
-        if move:
-            os.chmod(src, mode)
-            try:
-                os.rename(src, dst)  # atomic; a concurrent writer of the same digest is harmless
-                return dst
-            except OSError as e:
-                if e.errno != errno.EXDEV:
-                    raise
-        tmp = self._tmpname(digest)
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, mode)
-        os.replace(tmp, dst)
-        if move:
-            os.unlink(src)
-        return dst
+
+        out = self._retry(write)
+        self._written(digest, executable)
+        return out
 
     def ingest(self, src: str, executable: bool) -> str:
         """Store an action's output file and return its digest. On the same file system
@@ -95,25 +155,36 @@ class CAS:
             head = f.read(SMALL)
             if len(head) < SMALL:               # small (most outputs): hash first, write only if new
                 digest = xxhash.xxh3_128_hexdigest(head)
-                dst = self.path(digest, executable)
-                if not os.path.exists(dst):
-                    self._dir_for(dst)
-                    tmp = self._tmpname("ingest")
-                    # Created with its final mode: no chmod; the open descriptor may still write.
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXECUTABLE if executable else READ_ONLY)
-                    try:
-                        with os.fdopen(fd, "wb") as out:
-                            out.write(head)
-                        os.replace(tmp, dst)
-                    except BaseException:
-                        _unlink_quietly(tmp)
-                        raise
+                self._retry(lambda: self._write_new(head, digest, executable))
                 os.unlink(src)
+                self._written(digest, executable)
                 return digest
             f.seek(0)
-            return self._ingest_large(f, src, executable)
+            digest = self._retry(lambda: self._ingest_large(f, executable))
+        os.unlink(src)   # consumed, like the rename on one file system
+        self._written(digest, executable)
+        return digest
 
-    def _ingest_large(self, f, src: str, executable: bool) -> str:
+    def _write_new(self, data: bytes, digest: str, executable: bool) -> None:
+        dst = self.path(digest, executable)
+        if self.has(digest, executable):
+            return
+        if os.path.lexists(dst):
+            _unlink_quietly(dst)
+        self._dir_for(dst)
+        tmp = self._tmpname("ingest")
+        # Created with its final mode: no chmod; the open descriptor may still write.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXECUTABLE if executable else READ_ONLY)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, dst)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+    def _ingest_large(self, f, executable: bool) -> str:
+        f.seek(0)
         h = xxhash.xxh3_128()
         tmp = self._tmpname("ingest")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -127,29 +198,23 @@ class CAS:
                     out.write(b)
             digest = h.hexdigest()
             dst = self.path(digest, executable)
-            if os.path.exists(dst):
+            if self.has(digest, executable):
                 os.unlink(tmp)
             else:
+                if os.path.lexists(dst):
+                    _unlink_quietly(dst)
                 self._dir_for(dst)
                 os.chmod(tmp, EXECUTABLE if executable else READ_ONLY)
                 os.replace(tmp, dst)
-            os.unlink(src)   # consumed, like the rename on one file system
         except BaseException:
             _unlink_quietly(tmp)
             raise
         return digest
 
     def put_bytes(self, data: bytes, digest: str) -> str:
-        dst = self.path(digest)
-        if os.path.exists(dst):
-            return dst
-        self._dir_for(dst)
-        tmp = self._tmpname(digest)
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, READ_ONLY)
-        os.replace(tmp, dst)
-        return dst
+        self._retry(lambda: self._write_new(data, digest, False))
+        self._written(digest, False)
+        return self.path(digest)
 
     def read_bytes(self, digest: str) -> bytes | None:
         try:
@@ -159,23 +224,59 @@ class CAS:
             return None
 
     def verify(self, digest: str, executable: bool = False) -> bool:
-        """True when the blob exists and its content has the digest; a corrupt blob is removed."""
+        """True when the blob exists and its content has the digest; a corrupt blob (or
+        anything that is not a regular file under its name) is removed."""
         p = self.path(digest, executable)
         try:
-            ok = hash_file(p) == digest
+            st = os.lstat(p)
         except OSError:
             return False
-        if not ok:
+        ok = False
+        if stat.S_ISREG(st.st_mode):
             try:
-                os.unlink(p)
+                ok = hash_file(p) == digest
+            except FileNotFoundError:
+                return False
             except OSError:
-                pass
+                ok = False
+        if ok:
+            self._good.add((digest, executable))
+        else:
+            self._good.discard((digest, executable))
+            if stat.S_ISREG(st.st_mode):
+                _empty(p)
+            _unlink_quietly(p)
         return ok
 
+    def checked(self, digest: str, executable: bool = False) -> str:
+        """The blob's path, checked against its digest once per process (blobs this
+        process wrote are known good). Raises BlobMissing when it is gone or bad."""
+        if (digest, executable) in self._good and self.has(digest, executable):
+            return self.path(digest, executable)
+        present = os.path.lexists(self.path(digest, executable))
+        if not self.verify(digest, executable):
+            raise BlobMissing(digest, corrupt=present)
+        return self.path(digest, executable)
+
     def materialize(self, digest: str, executable: bool, dest: str) -> None:
-        """Place the blob at `dest` (hard link, else copy), replacing what is there atomically."""
+        """Place the blob at `dest` (hard link, else copy), replacing what is there
+        atomically. Raises BlobMissing when the blob vanished (cache clear, prune)."""
+        for attempt in range(2):
+            try:
+                return self._materialize(digest, executable, dest)
+            except FileNotFoundError:
+                if not os.path.lexists(self.path(digest, executable)):
+                    raise BlobMissing(digest, corrupt=False) from None
+                if attempt:
+                    raise
+                self._made.clear()          # a directory made earlier was removed
+
+    def _materialize(self, digest: str, executable: bool, dest: str) -> None:
         src = self.path(digest, executable)
-        self._dir_for(dest)
+        d = os.path.dirname(dest)
+        if d not in self._made:
+            os.makedirs(d, exist_ok=True)
+            self._made.add(d)
         try:
             os.link(src, dest)
             return
@@ -192,7 +293,12 @@ class CAS:
         tmp = f"{dest}.moltb-tmp.{os.getpid()}"
         try:
             os.link(src, tmp)
-        except OSError:
+        except FileExistsError:
+            os.unlink(tmp)
+            os.link(src, tmp)
+        except FileNotFoundError:
+            raise
+        except OSError:      # e.g. EXDEV: copy
             shutil.copyfile(src, tmp)
             os.chmod(tmp, EXECUTABLE if executable else READ_ONLY)
         if os.path.isdir(dest) and not os.path.islink(dest):

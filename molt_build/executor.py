@@ -61,6 +61,7 @@ class SpawnResult:
     modified: list[str] = field(default_factory=list)
     max_rss_kb: int = 0                   # largest resident set of the process tree
     status: str = ""                      # what a test reported in TEST_STATUS_FILE
+    lost: list[str] = field(default_factory=list)   # generated inputs whose blob vanished (cache clear)
 
     @property
     def ok(self) -> bool:
@@ -181,7 +182,8 @@ class LocalExecutor:
             for rel in spawn.outputs:
                 sb.prepare_output(rel)
         except OSError as e:
-            return SpawnResult(-1, error=f"cannot prepare the sandbox: {e}")
+            lost = [rel for rel, blob, _d in spawn.blobs if not os.path.exists(blob)]
+            return SpawnResult(-1, error=f"cannot prepare the sandbox: {e}", lost=lost)
         inside = INSIDE if ns else sb.root          # the sandbox directory as the action sees it
         env = dict(spawn.env)
         env["TMPDIR"] = env["TEST_TMPDIR"] = "/tmp" if ns else sb.tmp   # never keyed
@@ -243,6 +245,9 @@ class LocalExecutor:
             res.modified = touched
             return res
         if res.exit_code != 0 or timed_out or self.cancelled:
+            # A failure may come from the cache losing an input under the action (a
+            # concurrent `cache clear`): the scheduler then stages it again and retries.
+            res.lost = [rel for rel, blob, _d in spawn.blobs if not os.path.exists(blob)]
             return res
         for rel in spawn.outputs:
             p = sb.output_path(rel)

@@ -23,7 +23,7 @@ from molt_build.action_cache import ActionCache, ActionResult
 from molt_build.action_status import KeyPolicy, MissingInput, compute_key, unchanged_since_last_run, unusable_hit
 from molt_build.actiongraph import ActionGraph, Node
 from molt_build.model import ToolchainInfo
-from molt_build.cas import CAS
+from molt_build.cas import CAS, BlobMissing
 from molt_build.digests import DigestCache, hash_file
 from molt_build.errors import Interrupted
 from molt_build.events import EventLog
@@ -127,9 +127,13 @@ class Scheduler:
         self._failed: set[int] = set()
         self._stop = False
         self._last_flush = time.monotonic()
-        self.finished_events: list[str] = []    # every successful action, for the no-op snapshot
+        self.finished_events: dict[int, str] = {}   # node id -> its line, for the no-op snapshot
         self.materialized: set[str] = set()     # outputs (re)written in the workspace by this build
         self._mnemonics: dict[str, str] = {}
+        self._redo: dict[int, str] = {}                 # producer run again for a lost input: running | done
+        self._rewait: dict[int, list[Node]] = {}        # producer id -> actions waiting for its new run
+        self._lost_output: set[int] = set()             # actions whose fresh output vanished once
+        self._lost_output_tries: dict[int, int] = {}    # actions re-run after their inputs vanished
 
     # ---------------------------------------------------------------- run loop
     def run(self) -> BuildStats:
@@ -267,15 +271,52 @@ class Scheduler:
 
     # ------------------------------------------------------------- preparation
     def _blob_for(self, path: str, digest: str, exe: bool) -> str:
-        """The CAS blob of a generated input; when the cache lost it (cleared, pruned)
-        but the workspace copy still has the right content, put that back."""
-        blob = self.cas.path(digest, exe)
-        if not os.path.exists(blob):
+        """The CAS blob of a generated input, checked against its digest the first time
+        this process stages it. When the cache lost it (cleared, pruned) or it was bad,
+        the workspace copy is put back if it still has the content; else LostInput."""
+        try:
+            return self.cas.checked(digest, exe)
+        except BlobMissing as e:
             local = os.path.join(self.root, path)
-            if hash_file(local) != digest:
-                raise FileNotFoundError(2, "not in the cache and changed in the workspace", local)
-            self.cas.put_file(local, digest, exe, move=False)
-        return blob
+            try:
+                if hash_file(local) == digest:
+                    self.cas.put_file(local, digest, exe, move=False)
+                    return self.cas.path(digest, exe)
+            except OSError:
+                pass
+            raise LostInput(path, digest, e.corrupt) from None
+
+    def _lost_input(self, node: Node, path: str, digest: str, corrupt: bool) -> None:
+        """A generated input is gone from the cache, or was not what its digest says:
+        drop every result that names it, run its producer again and let `node` (and
+        any other action that needs it) wait for it. Never a wrong output."""
+        producer = self.graph.producer[path]
+        node.pending += 1
+        self._rewait.setdefault(producer.id, []).append(node)
+        if self._redo.get(producer.id) == "running":
+            return                                  # already on its way
+        kind = "corrupt" if corrupt else "missing"
+        if self._redo.get(producer.id) == "done":
+            self._rewait.pop(producer.id, None)
+            node.pending -= 1
+            self._fail(node, "", f"input {path} is {kind} in the cache again after its producer ran")
+            return
+        self._redo[producer.id] = "running"
+        if corrupt:
+            self.stats.corrupt += 1
+        self.cache.drop_naming(digest)
+        self.digests.forget(path)
+        self.generated.pop(path, None)
+        if self.prior is not None:
+            self.prior.pop(producer.identity, None)
+        self.dirty.add(path)
+        self.stats.total += 1                       # the producer runs once more
+        p = producer.action
+        self.events.emit("cache_corrupt" if corrupt else "cache_missing", label=str(node.action.owner),
+                         path=path, blob=digest, producer=str(p.owner), mnemonic=p.mnemonic)
+        self.progress.print(f"WARNING: {path} was {kind} in the cache (blob {digest}); running {p.owner} "
+                            f"{p.mnemonic} again")
+        heapq.heappush(self._heap, (-producer.prio, producer.id))
 
     def _up_to_date(self, node: Node) -> bool:
         """Nothing the action read or wrote moved since its last successful run."""
@@ -311,10 +352,15 @@ class Scheduler:
             keyed = compute_key(a, self.toolchains, self.root, self.digests.digest, self.generated, self.policy)
             blobs = [(path, self._blob_for(path, digest, exe), digest) for path, digest, exe in keyed.blobs]
         except MissingInput as e:
+            producer = self.graph.producer.get(e.path)
+            if producer is not None and self._redo.get(producer.id) == "running":
+                node.pending += 1                   # its producer is running again: wait
+                self._rewait.setdefault(producer.id, []).append(node)
+                return None
             self._fail(node, "", f"missing input file: {e.path}")
             return None
-        except FileNotFoundError as e:
-            self._fail(node, "", f"missing input file: {os.path.relpath(e.filename, self.root)}")
+        except LostInput as e:
+            self._lost_input(node, e.path, e.digest, e.corrupt)
             return None
         key, text, env, tc = keyed.key, keyed.components, keyed.env, keyed.toolchain
         if self.use_cache:
@@ -348,12 +394,16 @@ class Scheduler:
         try:
             for path, digest, _size, exe in hit.outputs:
                 self._materialize(path, digest, exe, verify=True)
-        except _Corrupt as c:
-            self.stats.corrupt += 1
+        except BlobMissing as c:
             self.cache.delete(key)
-            self.events.emit("cache_corrupt", label=str(node.action.owner), key=key, blob=c.digest)
+            self.cache.drop_naming(c.digest)
+            if c.corrupt:
+                self.stats.corrupt += 1
+            self.events.emit("cache_corrupt" if c.corrupt else "cache_missing", label=str(node.action.owner),
+                             key=key, blob=c.digest)
             self.progress.print(f"WARNING: cache entry for {node.action.owner} {node.action.mnemonic} was "
-                                f"corrupt (blob {c.digest}); running the action again")
+                                f"{'corrupt' if c.corrupt else 'incomplete'} (blob {c.digest}); "
+                                "running the action again")
             return False
         self.stats.cached += 1
         if node.action.test:
@@ -375,8 +425,8 @@ class Scheduler:
                 return
         except OSError:
             pass
-        if verify and not self.cas.verify(digest, exe):
-            raise _Corrupt(digest)
+        if verify:
+            self.cas.checked(digest, exe)        # raises BlobMissing
         self.cas.materialize(digest, exe, dest)
         self.materialized.add(path)
         self.digests.record(path, os.stat(dest), digest)
@@ -388,6 +438,8 @@ class Scheduler:
         if self.trace is not None and not res.cancelled:
             self.trace.action(str(a.owner), a.mnemonic, ready.started, time.monotonic(),
                               "executed" if res.ok else "failed")
+        if not res.ok and res.lost and not res.cancelled and self._retry_lost(node, ready, res):
+            return
         if not res.ok:
             if self.locks is not None:
                 self.locks.release(ready.key)   # nothing to wait for: a failure is never cached
@@ -409,8 +461,17 @@ class Scheduler:
                 why = "declared output(s) not created: " + ", ".join(res.missing)
             self._fail(node, ready.key, why, res, ready.spawn)
             return
-        for path, digest, _size, exe in res.outputs:
-            self._materialize(path, digest, exe, verify=False)
+        try:
+            for path, digest, _size, exe in res.outputs:
+                self._materialize(path, digest, exe, verify=False)
+        except BlobMissing:
+            # Its output left the cache (cache clear) before it reached the workspace.
+            if node.id not in self._lost_output:
+                self._lost_output.add(node.id)
+                self._runnable.append((node, ready))
+                return
+            self._fail(node, ready.key, "its outputs were removed from the cache while it ran (twice)", res)
+            return
         so = self._store_text(res.stdout)
         se = self._store_text(res.stderr)
         status = res.status if a.test and res.status in ("XFAIL", "SKIPPED") else ""
@@ -433,6 +494,28 @@ class Scheduler:
             self.progress.print(f"INFO: From {a.progress}:\n{res.stderr.decode(errors='replace').rstrip()}")
         self._complete(node)
 
+    def _retry_lost(self, node: Node, ready: _Ready, res: SpawnResult) -> bool:
+        """An action failed while the cache lost one of its inputs under it (a concurrent
+        `cache clear` or `prune`): put the inputs back (from the workspace copy, else by
+        running their producers) and run it again. False: report the failure."""
+        tries = self._lost_output_tries.get(node.id, 0)
+        if tries >= 3:
+            return False
+        self._lost_output_tries[node.id] = tries + 1
+        self.events.emit("inputs_lost", label=str(node.action.owner), mnemonic=node.action.mnemonic,
+                         paths=res.lost)
+        for path in res.lost:
+            digest, exe = self.generated[path]
+            try:
+                self._blob_for(path, digest, exe)
+            except LostInput as e:
+                if self.locks is not None:
+                    self.locks.release(ready.key)
+                self._lost_input(node, e.path, e.digest, e.corrupt)    # runs again once its input is back
+                return True
+        self._runnable.append((node, ready))
+        return True
+
     def _record_success(self, node: Node, key: str, status: str, duration: float) -> None:
         # Labels and keys need no JSON escaping (their syntax excludes quotes and
         # backslashes); the mnemonic is encoded once per distinct value.
@@ -442,7 +525,7 @@ class Scheduler:
             mn = self._mnemonics[a.mnemonic] = json.dumps(a.mnemonic)
         head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
         self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
-        self.finished_events.append(head + '"cached","duration":0.0}')
+        self.finished_events[node.id] = head + '"cached","duration":0.0}'
 
     def _test_failed(self, node: Node, ready: _Ready, res: SpawnResult) -> None:
         """A test run failed: retry it while --flaky-retries allow, else record it.
@@ -493,6 +576,7 @@ class Scheduler:
                     os.unlink(p)
                 except OSError:
                     pass
+            self.cache.drop_naming(known[0])
             self.digests.forget(path)
 
     def _store_text(self, data: bytes) -> str:
@@ -504,7 +588,10 @@ class Scheduler:
         return d
 
     def _complete(self, node: Node) -> None:
-        for d in node.dependents:
+        waiting = self._rewait.pop(node.id, None)   # a producer run again: only those waiting for it
+        if waiting is not None:
+            self._redo[node.id] = "done"
+        for d in node.dependents if waiting is None else waiting:
             d.pending -= 1
             if d.pending == 0 and d.id not in self._failed:
                 heapq.heappush(self._heap, (-d.prio, d.id))
@@ -541,9 +628,12 @@ class Scheduler:
             self._stop = True
 
 
-class _Corrupt(Exception):
-    def __init__(self, digest: str):
-        self.digest = digest
+class LostInput(Exception):
+    """A generated input's blob is gone from the cache or was corrupt."""
+
+    def __init__(self, path: str, digest: str, corrupt: bool):
+        super().__init__(path)
+        self.path, self.digest, self.corrupt = path, digest, corrupt
 
 
 def _raise_interrupt(signum, frame):

@@ -68,14 +68,17 @@ def prune(
 @cache_app.command()
 @handles_errors
 def verify(cache_dir: CacheDir = None, as_json: AsJson = False) -> None:
-    """Rehash every blob; report and drop corrupt ones (exit 1 if any were found)."""
+    """Check the database and rehash every blob; report and drop what is damaged
+    (exit 1 if anything was)."""
     from molt_build.cache_ops import human, verify as cache_verify
     r = cache_verify(resolve_cache_dir(cache_dir))
-    text = (f"verified {r.blobs} blobs ({human(r.bytes)}): {len(r.corrupt)} corrupt, "
-            f"{r.rows_dropped} entries dropped\n" + "".join(f"  corrupt: {c}\n" for c in r.corrupt))
-    _out({"blobs": r.blobs, "bytes": r.bytes, "corrupt": r.corrupt, "rows_dropped": r.rows_dropped},
-         as_json, text)
-    raise typer.Exit(1 if r.corrupt else 0)
+    text = (f"database: {r.database}\n"
+            f"verified {r.blobs} blobs ({human(r.bytes)}): {len(r.corrupt)} corrupt, "
+            f"{r.rows_dropped} entries dropped ({r.rows_malformed} malformed)\n"
+            + "".join(f"  corrupt: {c}\n" for c in r.corrupt))
+    _out({"database": r.database, "blobs": r.blobs, "bytes": r.bytes, "corrupt": r.corrupt,
+          "rows_dropped": r.rows_dropped, "rows_malformed": r.rows_malformed}, as_json, text)
+    raise typer.Exit(1 if r.corrupt or r.rows_malformed or r.database != "ok" else 0)
 
 
 @cache_app.command("export")
