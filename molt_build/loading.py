@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from molt_build.build_file import read_build_file
 from molt_build.api import LABELS, SOURCES, Attrs, Rule, fields_of
 from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
 from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
 from molt_build.layout import BUILD_FILE
 from molt_build.packages import PackageTree
-from molt_build.workspace import Workspace, format_validation_error, read_toml
+from molt_build.workspace import Workspace, format_validation_error
 
 RESERVED_TABLES = ("workspace", "package")
 _GLOB_CHARS = frozenset("*?[")
@@ -90,7 +91,7 @@ class Loader:
         display = f"{pkg}/{BUILD_FILE}" if pkg else BUILD_FILE
         self.build_files.append(display)
         try:
-            data = self.ws.root_data if pkg == "" else read_toml(os.path.join(self.tree.abs(pkg), BUILD_FILE), display)
+            data = self.ws.root_data if pkg == "" else read_build_file(os.path.join(self.tree.abs(pkg), BUILD_FILE), display)
         except MoltbError as e:
             self._broken_pkgs.add(pkg)
             self._fail(e)
