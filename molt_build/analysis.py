@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from molt_build.api import (Action, DefaultInfo, Dep, File, Provider, RuleContext,
                             ToolchainContext, ToolchainInfo)
-from molt_build.errors import AnalysisError, MoltbError, ToolchainUnavailable
+from molt_build.errors import AnalysisError, InternalError, MoltbError, ToolchainUnavailable
 from molt_build.labels import Label
 from molt_build.loading import Target
 from molt_build.registry import Registry
@@ -49,6 +49,11 @@ class ToolchainResolver:
             except ToolchainUnavailable as e:
                 e.message = f"toolchain '{name}' is not available: {e.message}"
                 raise
+            except MoltbError:
+                raise
+            except Exception as e:  # a bug in the toolchain plugin: exit 37, naming it
+                origin = self.registry.origins.get(("toolchain", name), "?")
+                raise InternalError(f"{type(e).__name__}: {e} (in toolchain '{name}' from {origin})") from e
             self.resolved[name] = info
         return info
 
@@ -116,9 +121,10 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
             e.file = e.file or t.file
             e.target = e.target or t.label.name
         raise
-    except Exception as e:  # a plugin bug: say which rule, never a bare traceback
-        raise AnalysisError(f"rule '{t.rule.name}' failed: {type(e).__name__}: {e}", file=t.file,
-                            target=t.label.name) from e
+    except Exception as e:  # a bug in the rule (or its plugin): exit 37, naming rule, origin and target
+        origin = resolver.registry.origins.get(("rule", t.rule.name), "?")
+        raise InternalError(f"{type(e).__name__}: {e} (in rule '{t.rule.name}' from {origin}, analysing "
+                            f"{t.label} in {t.file})", file=t.file, target=t.label.name) from e
     providers: dict[type, Provider] = {}
     for p in provided:
         if not isinstance(p, Provider):

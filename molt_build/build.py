@@ -8,14 +8,14 @@ hashing (see noop.py and analysis_cache.py). The event log always ends with
 """
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-from molt_build import noop
-from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, EnvironmentProblem, MoltbError, UsageError
+from molt_build import crash, noop
+from molt_build.errors import (EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, EnvironmentProblem,
+                               MoltbError, UsageError)
 from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
@@ -178,8 +178,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     try:
         events = EventLog(root)
     except OSError as e:
-        err.write(f"ERROR: cannot write the event log under {root}: {e.strerror}\n")
-        return BuildOutcome(36, root=root)
+        err.write(f"ERROR: local environment problem: cannot write the event log under {root}: {e.strerror}\n")
+        return BuildOutcome(EXIT_ENVIRONMENT, root=root)
     events.emit("build_started", command="build", patterns=req.patterns, cwd=cwd,
                 toolchains=req.toolchains, profile=req.profile, cached_analysis=cached is not None)
     outcome = BuildOutcome(EXIT_OK, root=root, event_log=events.path)
@@ -197,18 +197,13 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         for label, config, *_ in plan.top_level:
             events.emit("target_configured", label=label, config=config)
         _execute(plan, req, events, cwd, err, outcome)
-    except MoltbError as e:
-        err.write(f"ERROR: {e}\n")
-        outcome.exit_code = e.exit_code
     except KeyboardInterrupt:
         err.write("\nERROR: interrupted\n")
-        outcome.exit_code = 8
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            raise
-        err.write(f"ERROR: local environment problem: {e}\n")
-        outcome.exit_code = 36
+        outcome.exit_code = EXIT_INTERRUPTED
+    except Exception as e:      # user errors, the machine (36), or a bug (37): see crash.py
+        outcome.exit_code = crash.handle(e, err, events, cwd, req.command)
     finally:
+        # Always last, with the exit code the process ends with.
         s = outcome.stats
         actions = {"total": s.total, "executed": s.executed, "cached": s.cached, "failed": s.failed} \
             if s is not None else {"total": 0, "executed": 0, "cached": 0, "failed": 0}

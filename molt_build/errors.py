@@ -6,6 +6,8 @@ else that escapes is an internal error and is reported as such.
 """
 from __future__ import annotations
 
+import errno
+
 # Exit codes, as in Bazel and the SPEC.
 EXIT_OK = 0
 EXIT_BUILD_FAILED = 1
@@ -14,6 +16,13 @@ EXIT_TESTS_FAILED = 3
 EXIT_NO_TESTS = 4
 EXIT_INTERRUPTED = 8
 EXIT_ENVIRONMENT = 36
+EXIT_INTERNAL = 37
+
+# OS errors that say the machine cannot take what moltb writes (disk or quota full, a
+# read-only or unwritable cache, moltb-out or logs, a file where a directory must be,
+# no file descriptors left): a local environment problem, not a bug.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                                errno.ENOTDIR, errno.EMFILE, errno.ENFILE})
 
 
 class MoltbError(Exception):
@@ -80,6 +89,22 @@ class EnvironmentProblem(MoltbError):
     """The machine, not the user: disk full, unwritable cache, missing system facility."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+def environment_problem(err: BaseException) -> "EnvironmentProblem | None":
+    """The EnvironmentProblem an OSError stands for, or None when it is not one."""
+    if not isinstance(err, OSError) or err.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    what = f"{err.strerror}: {err.filename}" if err.filename else (err.strerror or str(err))
+    return EnvironmentProblem(f"local environment problem: {what} (the cache, moltb-out/ and logs/ must be "
+                              "writable directories on a disk with free space)")
+
+
+class InternalError(MoltbError):
+    """A bug: an exception no user input explains, in moltb or in a rule or toolchain
+    plugin. One line on stderr, the traceback in the event log (see crash.py)."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class Interrupted(MoltbError):
