@@ -164,6 +164,8 @@ class RuleContext:
         self._deps = deps
         self.actions: list[Action] = []
         self.declared: dict[str, File] = {}
+        self.output_fields: dict[str, str | None] = {}     # declared path -> the attribute naming it
+        self._produced: set[str] = set()
         self._options = dict(options or {})
         self._resolve = resolve_toolchain
         self._toolchain_names = toolchain_names
@@ -204,14 +206,18 @@ class RuleContext:
         """Declare an output file under this target's package output directory
         (`field` names the attribute it came from, for error messages)."""
         norm = posixpath.normpath(relpath)
-        if os.path.isabs(relpath) or norm.startswith("..") or norm in (".", ""):
-            raise AnalysisError(f"output path '{relpath}' escapes the output directory",
-                                target=str(self.label), field=field)
+        if os.path.isabs(relpath) or norm == ".." or norm.startswith("../") or norm in (".", ""):
+            raise AnalysisError(f"output path '{relpath}' escapes the output directory" if relpath.strip()
+                                else "an output path is empty", field=field,
+                                hint="outputs are paths relative to the package's output directory")
         path = posixpath.join(self.out_dir, norm)
         if path in self.declared:
+            if field is not None and self.output_fields.get(path) is not None:   # listed twice by the user
+                raise AnalysisError(f"output '{norm}' is listed twice", field=field)
             return self.declared[path]
         f = File(path, is_source=False, owner=self.label)
         self.declared[path] = f
+        self.output_fields[path] = field
         return f
 
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
@@ -221,19 +227,22 @@ class RuleContext:
                toolchain: ToolchainInfo | None = None) -> Action:
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
-            raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
-                                target=str(self.label))
+            raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings")
         outs = tuple(outputs)
         if not outs:
-            raise AnalysisError(f"action {mnemonic} declares no outputs", target=str(self.label))
+            raise AnalysisError(f"action {mnemonic} declares no outputs")
         for o in outs:
             if self.declared.get(o.path) is not o:
                 raise AnalysisError(f"action {mnemonic}: output '{o.path}' was not declared by this "
-                                    "target (use ctx.declare_output)", target=str(self.label))
+                                    "target (use ctx.declare_output)")
+            if o.path in self._produced:
+                raise AnalysisError(f"action {mnemonic}: output '{o.path}' is already produced by another "
+                                    "action of this target", field=self.output_fields.get(o.path))
+            self._produced.add(o.path)
         ins = tuple(dict.fromkeys(inputs))
         for f in ins:
             if not isinstance(f, File):
-                raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File", target=str(self.label))
+                raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File")
         if toolchain is not None:      # a lane: keyed by (and run with) that toolchain
             use_tc, lane = True, toolchain.name
         else:

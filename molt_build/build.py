@@ -252,6 +252,7 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
 
     registry = build_registry(ws.root, ws.config.plugin_dirs)
     loader = Loader(ws, registry)
+    loader.check_workspace()
     cwd_pkg = noop.cwd_package(ws.root, cwd)
     labels = loader.expand(req.patterns, cwd_pkg)
     explicit = set()          # named one by one (not through a wildcard): must be buildable
@@ -266,7 +267,7 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
     result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile,
-                     options={"runs_per_test": req.runs_per_test})
+                     options={"runs_per_test": req.runs_per_test}, packages=loader.tree)
     top = []
     for ct in result.top_level:
         info = ct.providers[DefaultInfo]

@@ -148,6 +148,23 @@ class Loader:
             made.append(targets[gname].label)
         t.deps["expanded"] = made
 
+    def _toolchain_hint(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.registry.toolchains), n=1)
+        return f"did you mean '{close[0]}'?" if close else f"known toolchains: {', '.join(sorted(self.registry.toolchains))}"
+
+    def check_workspace(self) -> None:
+        """The [workspace] fields that name toolchains name registered ones (plugins
+        are known only now, after `plugin_dirs` loaded)."""
+        cfg = self.ws.config
+        if cfg.default_toolchain not in self.registry.toolchains:
+            self._fail(BuildFileError(f"unknown toolchain '{cfg.default_toolchain}'", file=BUILD_FILE,
+                                      target="workspace", field="default_toolchain",
+                                      hint=self._toolchain_hint(cfg.default_toolchain)))
+        for name in cfg.toolchains:
+            if name not in self.registry.toolchains:
+                self._fail(BuildFileError(f"settings for unknown toolchain '{name}'", file=BUILD_FILE,
+                                          target="workspace", field="toolchains", hint=self._toolchain_hint(name)))
+
     def _check_defaults(self, defaults: dict, display: str) -> None:
         """A [package] key that no rule has would be silently ignored (a typo such as
         `visibilty` would quietly leave every target public), so it is an error."""
@@ -186,6 +203,10 @@ class Loader:
                 self.errors.extend(errs[:-1])
                 raise errs[-1] from None
             raise errs[0] from None
+        for tc in attrs.toolchains:
+            if tc not in self.registry.toolchains:
+                raise BuildFileError(f"unknown toolchain '{tc}'", file=display, target=name, field="toolchains",
+                                     hint=self._toolchain_hint(tc))
         target = Target(label, rule, attrs, display)
         for attr in fields_of(rule.attrs, LABELS):
             target.deps[attr] = [self._dep_label(v, pkg, display, name, attr) for v in getattr(attrs, attr)]

@@ -105,8 +105,9 @@ def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
         try:
             tc = ctx.lane(name)
         except ToolchainUnavailable as e:
-            if listed:
-                raise AnalysisError(f"lane '{name}' is not available: {e.message}", field="toolchains") from None
+            if listed:      # unavailable on this machine, not a wrong BUILD file (validate passes it)
+                raise ToolchainUnavailable(f"lane '{name}' is not available: {e.message}", field="toolchains",
+                                           hint=e.hint) from None
             continue
         info = tc.get(provider)
         usable = info is not None and (kind == "c" or info.available)

@@ -240,3 +240,109 @@ def test_build_of_a_broken_workspace_exits_2(ws, case):
         assert lines[0].startswith(f"ERROR: {file}: "), lines[0]
     assert fragments[0] in r.stderr
     assert not (ws.root / "moltb-out/native-dev/app/prog").exists()
+
+
+# --------------------------------------------------- analysis errors (as `build` finds them)
+
+GEN = 'rule = "genrule"\ncmd = "touch $(OUTS)"\n'
+
+# (id, files, file, target, field, fragments): errors only analysis finds; `validate`
+# runs the analysis `build //...` runs, so it reports each of them (and exits 1).
+ANALYSIS = [
+    ("escaping-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["../escape"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'../escape' escapes the output directory"]),
+    ("absolute-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["/etc/passwd"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'/etc/passwd' escapes"]),
+    ("no-outs", {"g/BUILD.toml": f'[a]\n{GEN}outs = []\n'},
+     "g/BUILD.toml", "a", "outs", ["at least one output"]),
+    ("same-out-twice", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x", "./x"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'x' is listed twice"]),
+    ("two-targets-one-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x"]\n\n[b]\n{GEN}outs = ["x"]\n'},
+     "g/BUILD.toml", None, "outs", ["output 'x' is also an output of '//g:"]),
+    ("out-is-a-directory-of-outs", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["d"]\n\n[b]\n{GEN}outs = ["d/e"]\n'},
+     "g/BUILD.toml", None, "outs", ["'d'", "//g:"]),
+    ("out-in-a-subpackage", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["q"]\n', "g/q/BUILD.toml": ""},
+     "g/BUILD.toml", "a", "outs", ["'q' lies in subpackage '//g/q'"]),
+    ("out-under-a-subpackage", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["q/r/x"]\n', "g/q/BUILD.toml": ""},
+     "g/BUILD.toml", "a", "outs", ["subpackage '//g/q'"]),
+    ("c-binary-depends-on-a-genrule",
+     {"g/BUILD.toml": f'[gen]\n{GEN}outs = ["gen.c"]\n\n[prog]\nrule = "c_binary"\nsrcs = ["m.c"]\ndeps = [":gen"]\n',
+      "g/m.c": "int main(void) { return 0; }\n"},
+     "g/BUILD.toml", "prog", "deps", ["'//g:gen' is not a C target", 'srcs = ["//g:gen"]']),
+    ("unknown-toolchain", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x"]\ntoolchains = ["bogus"]\n'},
+     "g/BUILD.toml", "a", "toolchains", ["unknown toolchain 'bogus'"]),
+    ("unknown-default-toolchain", {"BUILD.toml": '[workspace]\nname = "t"\ndefault_toolchain = "natve"\n'},
+     "BUILD.toml", "workspace", "default_toolchain", ["unknown toolchain 'natve'", "did you mean 'native'?"]),
+    ("settings-for-an-unknown-toolchain",
+     {"BUILD.toml": '[workspace]\nname = "t"\n\n[workspace.toolchains.natve]\ncompiler = "system"\n'},
+     "BUILD.toml", "workspace", "toolchains", ["unknown toolchain 'natve'"]),
+]
+
+
+@pytest.mark.parametrize("case, files, file, target, field, fragments", ANALYSIS, ids=[a[0] for a in ANALYSIS])
+def test_validate_finds_what_analysis_finds(ws, case, files, file, target, field, fragments):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write(files)
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert len(errs) == 1, [str(e) for e in errs]
+    e = errs[0]
+    assert (e.file, e.field) == (file, field) and (target is None or e.target == target), str(e)
+    for frag in fragments:
+        assert frag in str(e), (frag, str(e))
+
+
+def test_validate_json_lists_analysis_errors_with_file_target_field(ws):
+    ws.write({"g/BUILD.toml": f'[a]\n{GEN}outs = ["../up"]\n\n[b]\n{GEN}outs = ["ok"]\ntoolchains = ["nope"]\n'})
+    r = ws.run("validate", "--json")
+    assert r.returncode == 1, r.stderr
+    got = sorted((e["file"], e["target"], e["field"]) for e in json.loads(r.stdout)["errors"])
+    assert got == [("g/BUILD.toml", "a", "outs"), ("g/BUILD.toml", "b", "toolchains")]
+
+
+UNAVAILABLE = """
+from molt_build.api import Toolchain, ToolchainUnavailable
+
+class Never(Toolchain):
+    name = "never"
+    def resolve(self, ctx):
+        raise ToolchainUnavailable("'never-cc' was not found on PATH", hint="install never-cc")
+
+TOOLCHAINS = [Never()]
+"""
+
+
+def test_a_toolchain_missing_on_this_machine_does_not_make_validate_fail(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n', "plugins/never.py": UNAVAILABLE,
+              "g/BUILD.toml": f'[a]\n{GEN}outs = ["a"]\ntoolchains = ["never"]\n\n'
+                              '[lib]\nrule = "c_library"\nsrcs = ["l.c"]\ntoolchains = ["never"]\n\n'
+                              '[bin]\nrule = "c_binary"\nsrcs = ["m.c"]\ndeps = [":lib"]\ntoolchains = ["never"]\n',
+              "g/l.c": "int f(void) { return 1; }\n", "g/m.c": "int f(void);\nint main(void) { return f(); }\n"})
+    r = ws.run("validate")
+    assert r.returncode == 0, r.stderr
+    assert "OK: 2 package(s), 3 target(s)" in r.stderr
+    r = ws.run("build", "//g:lib", "--toolchain", "never")     # building with it says why it cannot
+    assert r.returncode == 2 and "toolchain 'never' is not available" in r.stderr, r.stderr
+
+
+def test_validate_analyses_each_target_with_its_own_toolchains(ws):
+    """A target built only with wasm is analysed in the wasm configuration, where a
+    dependency restricted to native cannot follow it: `build --toolchain wasm` fails so."""
+    ws.write({"g/BUILD.toml": '[lib]\nrule = "c_library"\nsrcs = ["l.c"]\ntoolchains = ["native"]\n\n'
+                              '[mid]\nrule = "c_library"\nsrcs = ["m.c"]\ndeps = [":lib"]\n\n'
+                              '[top]\nrule = "c_binary"\nsrcs = ["t.c"]\ndeps = [":mid"]\ntoolchains = ["wasm"]\n',
+              "g/l.c": "", "g/m.c": "", "g/t.c": "int main(void) { return 0; }\n"})
+    from molt_build.cli.validate_cmd import validate_workspace
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target) for e in errs] == [("g/BUILD.toml", "mid")], [str(e) for e in errs]
+    assert "dependency '//g:lib' cannot be built with toolchain 'wasm'" in str(errs[0])
+
+
+def test_a_crashing_rule_plugin_makes_validate_exit_37(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n',
+              "plugins/boom.py": "from molt_build.api import Attrs, Rule\n\ndef impl(ctx):\n    return 1 / 0\n\n"
+                                 "RULES = [Rule('boom', Attrs, impl, uses_toolchain=False)]\n",
+              "g/BUILD.toml": '[x]\nrule = "boom"\n'})
+    r = ws.run("validate")
+    assert r.returncode == 37, r.stderr
+    assert "Traceback" not in r.stderr and len(error_lines(r.stderr)) == 1
+    assert "moltb crashed: ZeroDivisionError" in r.stderr and "plugins/boom.py" in r.stderr
