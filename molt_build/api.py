@@ -7,21 +7,23 @@ action that uses it. The core knows no language: C, wasm and Python live in plug
 """
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
 from molt_build.labels import Label
 from molt_build.model import Action, DefaultInfo, File, Provider, ToolchainInfo  # noqa: F401  (re-exported)
 
 __all__ = [
-    "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
-    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Toolchain",
-    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
+    "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
+    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "TEST_TIMEOUTS", "Timeout",
+    "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
 ]
 
 
@@ -63,6 +65,32 @@ class Attrs(BaseModel):
                                               "(default), '//visibility:private', '//pkg:__pkg__', "
                                               "'//pkg:__subpackages__'.")
     description: str = Field(default="", description="A human description.")
+
+
+# Test timeouts: a number of seconds or Bazel's names for them.
+TEST_TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
+MAX_TIMEOUT_S = 86400.0
+
+
+def _timeout(value: Any) -> Any:
+    if isinstance(value, str) and value in TEST_TIMEOUTS:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and 0 < value <= MAX_TIMEOUT_S:
+        return value
+    raise PydanticCustomError("timeout", f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} "
+                                         f"(a day), or one of {', '.join(TEST_TIMEOUTS)}")
+
+
+def _env_names(env: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if not name or "=" in name:
+            raise PydanticCustomError("env_name", f"environment variable name {name!r} is empty or holds '='")
+    return env
+
+
+Timeout = Annotated[Union[float, int, str], PlainValidator(_timeout)]    # seconds or short/moderate/long/eternal
+EnvVars = Annotated[dict[str, str], AfterValidator(_env_names)]           # environment variables for a process
 
 
 @dataclass(frozen=True)

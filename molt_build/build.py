@@ -19,6 +19,7 @@ from molt_build.errors import (EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRU
 from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
+MAX_RUNS_PER_TEST = 1000     # --runs-per-test and --flaky-retries: each run is an action
 EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
                "xpass": 0, "oom": 0, "timeout": 0}
 
@@ -114,12 +115,13 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
         return None
     patterns, options, flags = parsed
 
-    def number(name: str, default: int, least: int) -> int | None:
+    def number(name: str, default: int, least: int, most: int | None = None) -> int | None:
         value = flags.get(name, str(default))
-        return int(value) if str(value).isdigit() and int(value) >= least else None
+        ok = str(value).isdigit() and int(value) >= least and (most is None or int(value) <= most)
+        return int(value) if ok else None
 
-    runs, retries, rlimit = number("--runs-per-test", 1, 1), number("--flaky-retries", 0, 0), \
-        number("--rlimit-mb", 10240, 0)
+    runs, retries, rlimit = number("--runs-per-test", 1, 1, MAX_RUNS_PER_TEST), \
+        number("--flaky-retries", 0, 0, MAX_RUNS_PER_TEST), number("--rlimit-mb", 10240, 0)
     jobs = flags.get("-j") or flags.get("--jobs")
     output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
     if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \

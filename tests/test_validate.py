@@ -346,3 +346,49 @@ def test_a_crashing_rule_plugin_makes_validate_exit_37(ws):
     assert r.returncode == 37, r.stderr
     assert "Traceback" not in r.stderr and len(error_lines(r.stderr)) == 1
     assert "moltb crashed: ZeroDivisionError" in r.stderr and "plugins/boom.py" in r.stderr
+
+
+# ------------------------------------------------------- numbers and names that make no sense
+
+SH_TEST = '[t]\nrule = "sh_test"\nsrc = "t.sh"\n'
+
+
+@pytest.mark.parametrize("line, field, fragment", [
+    ("timeout = -1", "timeout", "got -1"),
+    ("timeout = 0", "timeout", "above 0"),
+    ("timeout = nan", "timeout", "got nan"),
+    ("timeout = inf", "timeout", "got inf"),
+    ("timeout = -inf", "timeout", "got -inf"),
+    ("timeout = 1e300", "timeout", "at most 86400"),
+    ('timeout = "forever"', "timeout", "short, moderate, long, eternal"),
+    ("timeout = true", "timeout", "got True"),
+    ("shard_count = -1", "shard_count", "greater than or equal to 0"),
+    ("shard_count = 1001", "shard_count", "less than or equal to 1000"),
+    ("shard_count = 9223372036854775807", "shard_count", "less than or equal to 1000"),
+    ('env = { "A=B" = "x" }', "env", "'A=B'"),
+    ('env = { "" = "x" }', "env", "empty"),
+    ('env = { A = "x\\u0000" }', "env", "NUL"),
+    ('args = ["\\u0000"]', "args", "NUL"),
+])
+def test_test_attributes_out_of_range_are_load_errors(ws, line, field, fragment):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write({"g/BUILD.toml": f"{SH_TEST}{line}\n", "g/t.sh": "exit 0\n"})
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target, e.field) for e in errs] == [("g/BUILD.toml", "t", field)], [str(e) for e in errs]
+    assert fragment in str(errs[0]), str(errs[0])
+
+
+def test_a_diff_test_timeout_is_checked_alike(ws):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write({"g/BUILD.toml": '[c]\nrule = "diff_test"\nsrc = "c.py"\ntimeout = nan\n', "g/c.py": "print(1)\n"})
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.target, e.field) for e in errs] == [("c", "timeout")], [str(e) for e in errs]
+
+
+def test_shards_times_runs_per_test_is_bounded(ws):
+    ws.write({"g/BUILD.toml": f"{SH_TEST}shard_count = 100\n", "g/t.sh": "exit 0\n"})
+    r = ws.run("test", "//g:t", "--runs-per-test", "1000")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "field 'shard_count'" in r.stderr and "10000 test runs" in r.stderr
+    r = ws.run("test", "//g:t", "--runs-per-test", "1001")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "--runs-per-test" in r.stderr, r.stderr
