@@ -21,7 +21,7 @@ from molt_build.labels import Label
 from molt_build.model import Action, DefaultInfo, File, Provider, ToolchainInfo  # noqa: F401  (re-exported)
 
 __all__ = [
-    "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
+    "Action", "AnalysisError", "Attrs", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
     "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "TEST_TIMEOUTS", "Timeout",
     "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "probe_tool",
 ]
@@ -89,6 +89,13 @@ def _env_names(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _bool_or_reason(value: Any) -> Any:
+    if isinstance(value, (bool, str)):
+        return value
+    raise PydanticCustomError("bool_or_reason", "must be true, false or a reason (a string)")
+
+
+BoolOrReason = Annotated[Union[bool, str], PlainValidator(_bool_or_reason)]  # e.g. xfail = true / "why"
 Timeout = Annotated[Union[float, int, str], PlainValidator(_timeout)]    # seconds or short/moderate/long/eternal
 EnvVars = Annotated[dict[str, str], AfterValidator(_env_names)]           # environment variables for a process
 
@@ -238,6 +245,9 @@ class RuleContext:
             raise AnalysisError(f"output path '{relpath}' escapes the output directory" if relpath.strip()
                                 else "an output path is empty", field=field,
                                 hint="outputs are paths relative to the package's output directory")
+        if any(len(part.encode()) > 255 for part in norm.split("/")):
+            raise AnalysisError(f"output path '{norm[:60]}...' has a part longer than 255 bytes, more than "
+                                "a file name can hold", field=field)
         path = posixpath.join(self.out_dir, norm)
         if path in self.declared:
             if field is not None and self.output_fields.get(path) is not None:   # listed twice by the user

@@ -81,12 +81,22 @@ def decode(data: bytes, display: str) -> str:
         raise BuildFileError("starts with a byte-order mark (BOM)", file=display,
                              hint="save the file as UTF-8 without a BOM")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        line, column = _position(data, e.start)
         raise BuildFileError(f"is not valid UTF-8 (byte 0x{data[e.start]:02x} at line {line}, column {column})",
                              file=display, hint="save the file as UTF-8") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, column = _position(data, nul)
+        raise BuildFileError(f"holds a NUL byte at line {line}, column {column}", file=display,
+                             hint="a BUILD.toml is UTF-8 text: is this file UTF-16, or binary?")
+    return text
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """(line, column) of a byte offset, both from 1."""
+    return data.count(b"\n", 0, offset) + 1, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
 
 
 def parse(text: str, display: str) -> dict:

@@ -25,6 +25,16 @@ ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.E
                                 errno.ENOTDIR, errno.EMFILE, errno.ENFILE})
 
 
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` with control characters escaped (a name from a BUILD file may hold any),
+    cut to about `limit` characters."""
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit - 20]}...({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class MoltbError(Exception):
     """Base of all user-facing errors: a message plus where it came from."""
 
@@ -42,18 +52,20 @@ class MoltbError(Exception):
     def where(self) -> str:
         parts = []
         if self.file:
-            parts.append(self.file)
+            parts.append(printable(self.file))
         if self.target:
-            parts.append(f"target '{self.target}'")
+            parts.append(f"target '{printable(self.target, 100)}'")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"field '{printable(self.field, 100)}'")
         return ": ".join(parts)
 
     def __str__(self) -> str:
-        where = self.where()
-        text = f"{where}: {self.message}" if where else self.message
+        # One line per error (and one for the hint), whatever the BUILD file held:
+        # control characters in names and messages are shown escaped.
+        where, message = self.where(), printable(self.message)
+        text = f"{where}: {message}" if where else message
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def as_dict(self) -> dict:

@@ -203,6 +203,9 @@ class Loader:
                 self.errors.extend(errs[:-1])
                 raise errs[-1] from None
             raise errs[0] from None
+        for v in attrs.visibility:
+            if v not in (PUBLIC, PRIVATE):
+                self._dep_label(v, pkg, display, name, "visibility")
         for tc in attrs.toolchains:
             if tc not in self.registry.toolchains:
                 raise BuildFileError(f"unknown toolchain '{tc}'", file=display, target=name, field="toolchains",
@@ -247,6 +250,11 @@ class Loader:
                 raise BuildFileError(f"source '{entry}' is inside subpackage '//{sub}'; refer to a "
                                      f"target of that package by label instead", file=display,
                                      target=name, field=attr)
+            if not entry:
+                raise BuildFileError("a source path is empty", file=display, target=name, field=attr)
+            if os.path.isdir(os.path.join(base, norm)):
+                raise BuildFileError(f"source '{entry}' is a directory, not a file", file=display, target=name,
+                                     field=attr, hint=f"use a glob for its files, e.g. '{norm}/**'")
             if not os.path.isfile(os.path.join(base, norm)):
                 hint = None
                 try:

@@ -36,7 +36,21 @@ class WorkspaceConfig(BaseModel):
 
 
 def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
-    """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows."""
+    """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows:
+    one per field (`deps = [1, 2]` is one mistake, not two), in the order they occur."""
+    out: list[tuple[str, str]] = []
+    more: dict[str, int] = {}
+    for field, msg in _each_error(err):
+        if field in more:
+            more[field] += 1
+        else:
+            more[field] = 0
+            out.append((field, msg))
+    return [(f, m + (f" (and {more[f]} more error{'s' if more[f] > 1 else ''} in this field)" if more[f] else ""))
+            for f, m in out]
+
+
+def _each_error(err: ValidationError) -> list[tuple[str, str]]:
     out = []
     for e in err.errors():
         # The field is the attribute itself (what `validate --json` reports and a tool

@@ -145,3 +145,11 @@ def test_a_broken_root_is_reported_not_passed_over(tmp_path, content):
     with pytest.raises(BuildFileError) as e:
         find_root(str(tmp_path / "inner"))
     assert e.value.file == str(tmp_path / "inner/BUILD.toml")
+
+
+@pytest.mark.parametrize("data, where", [(b'[a]\nrule = "genrule"\x00\n', "line 2, column 17"),
+                                         ("[a]\nx = 1\n".encode("utf-16-be"), "line 1, column 1")],
+                         ids=["raw-nul", "utf-16"])
+def test_a_raw_nul_byte_is_named_with_its_position(tmp_path, data, where):
+    e = error_of(tmp_path / "BUILD.toml", data)
+    assert f"holds a NUL byte at {where}" in e.message and "UTF-16" in e.hint
