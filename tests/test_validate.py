@@ -392,3 +392,18 @@ def test_shards_times_runs_per_test_is_bounded(ws):
     assert "Traceback" not in r.stderr and "field 'shard_count'" in r.stderr and "10000 test runs" in r.stderr
     r = ws.run("test", "//g:t", "--runs-per-test", "1001")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--runs-per-test" in r.stderr, r.stderr
+
+
+def test_an_output_named_like_a_subpackage_leaves_that_package_alone(ws):
+    """It used to report success, delete the subpackage's outputs, then crash."""
+    ws.write({"p/q/BUILD.toml": f'[b]\n{GEN}outs = ["y"]\n'})
+    assert ws.run("build", "//...").returncode == 0
+    made = ws.out("p/q/y")
+    assert made.exists()
+    ws.write({"p/BUILD.toml": f'[a]\n{GEN}outs = ["q"]\n'})
+    for args, code in ((("validate",), 1), (("build", "//..."), 2), (("build", "//p:a"), 2)):
+        r = ws.run(*args)
+        assert r.returncode == code and "Traceback" not in r.stderr, (args, r.stderr)
+        assert error_lines(r.stderr) == ["ERROR: p/BUILD.toml: target 'a': field 'outs': output 'q' lies in "
+                                         "subpackage '//p/q': a package's outputs stay out of its subpackages"]
+    assert made.exists()
