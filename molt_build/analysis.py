@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from molt_build.api import (Action, DefaultInfo, Dep, File, Provider, RuleContext,
                             ToolchainContext, ToolchainInfo)
-from molt_build.errors import AnalysisError, InternalError, MoltbError, ToolchainUnavailable
+from molt_build.errors import (AnalysisError, EnvironmentProblem, InternalError, MoltbError, ToolchainUnavailable,
+                               environment_problem)
 from molt_build.labels import Label
 from molt_build.loading import Target
 from molt_build.packages import PackageTree
@@ -56,6 +57,8 @@ class ToolchainResolver:
             except MoltbError:
                 raise
             except Exception as e:  # a bug in the toolchain plugin: exit 37, naming it
+                if environment_problem(e):
+                    raise environment_problem(e) from e
                 origin = self.registry.origins.get(("toolchain", name), "?")
                 raise InternalError(f"{type(e).__name__}: {e} (in toolchain '{name}' from {origin})") from e
             self.resolved[name] = info
@@ -108,7 +111,7 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
                 ct = _analyze_one(t, config, out_root, profile, resolver, tc_name, result, options)
                 outputs.add(t, ct)
             except MoltbError as e:
-                if errors is None or isinstance(e, InternalError):
+                if errors is None or isinstance(e, (InternalError, EnvironmentProblem)):
                     raise
                 if not isinstance(e, ToolchainUnavailable):   # unavailable here is not invalid
                     errors.append(e)
@@ -190,6 +193,8 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
             e.target = e.target or t.label.name
         raise
     except Exception as e:  # a bug in the rule (or its plugin): exit 37, naming rule, origin and target
+        if environment_problem(e):
+            raise environment_problem(e) from e
         origin = resolver.registry.origins.get(("rule", t.rule.name), "?")
         raise InternalError(f"{type(e).__name__}: {e} (in rule '{t.rule.name}' from {origin}, analysing "
                             f"{t.label} in {t.file})", file=t.file, target=t.label.name) from e

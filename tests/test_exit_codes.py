@@ -187,3 +187,14 @@ def test_a_bug_outside_any_workspace_logs_to_the_temp_dir(ws, tmp_path):
     line = one_clean_error(r, EXIT_INTERNAL)
     assert "moltb-crash-" in line
     assert crash_log(line)[0]["event"] == "internal_error"
+
+
+def test_a_full_disk_met_by_a_rule_is_an_environment_problem_not_a_crash(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n',
+              "plugins/full.py": "import errno\nfrom molt_build.api import Attrs, Rule\n\ndef impl(ctx):\n"
+                                 "    raise OSError(errno.ENOSPC, 'No space left on device', '/some/disk')\n\n"
+                                 "RULES = [Rule('full', Attrs, impl, uses_toolchain=False)]\n",
+              "p/BUILD.toml": '[x]\nrule = "full"\n'})
+    for args in (("build", "//..."), ("validate",)):
+        line = one_clean_error(ws.run(*args), EXIT_ENVIRONMENT)
+        assert "No space left on device: /some/disk" in line and "crashed" not in line, line

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from molt_build.cli import app
-from molt_build.errors import BuildFileError, InternalError, MoltbError
+from molt_build.errors import BuildFileError, EnvironmentProblem, InternalError, MoltbError
 
 
 def validate_workspace(start: str):
@@ -79,8 +79,8 @@ def validate(as_json: Annotated[bool, typer.Option("--json", help="Machine-reada
         errors, npkgs, ntargets = validate_workspace(os.getcwd())
     except BuildFileError as e:  # e.g. the root BUILD.toml itself does not parse
         errors, npkgs, ntargets = [e], 0, 0
-    except InternalError:
-        raise                    # a bug: crash.py reports it (exit 37)
+    except (InternalError, EnvironmentProblem):
+        raise                    # a bug (37) or the machine (36): crash.py reports it
     except MoltbError as e:
         if as_json:
             sys.stdout.write(json.dumps({"valid": False, "error": e.as_dict()}) + "\n")
