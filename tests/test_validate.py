@@ -316,12 +316,18 @@ def test_a_toolchain_missing_on_this_machine_does_not_make_validate_fail(ws):
               "g/BUILD.toml": f'[a]\n{GEN}outs = ["a"]\ntoolchains = ["never"]\n\n'
                               '[lib]\nrule = "c_library"\nsrcs = ["l.c"]\ntoolchains = ["never"]\n\n'
                               '[bin]\nrule = "c_binary"\nsrcs = ["m.c"]\ndeps = [":lib"]\ntoolchains = ["never"]\n',
-              "g/l.c": "int f(void) { return 1; }\n", "g/m.c": "int f(void);\nint main(void) { return f(); }\n"})
+              "g/l.c": "int f(void) { return 1; }\n", "g/m.c": "int f(void);\nint main(void) { return f(); }\n",
+              "d/BUILD.toml": '[case]\nrule = "diff_test"\nsrc = "case.py"\ntoolchains = ["never"]\n',
+              "d/case.py": "print(1)\n"})
     r = ws.run("validate")
     assert r.returncode == 0, r.stderr
-    assert "OK: 2 package(s), 3 target(s)" in r.stderr
+    assert "OK: 3 package(s), 4 target(s)" in r.stderr
     r = ws.run("build", "//g:lib", "--toolchain", "never")     # building with it says why it cannot
     assert r.returncode == 2 and "toolchain 'never' is not available" in r.stderr, r.stderr
+    r = ws.run("build", "//d:case")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert error_lines(r.stderr)[0].startswith("ERROR: d/BUILD.toml: target 'case': field 'toolchains': lane "
+                                               "'never' is not available"), r.stderr
 
 
 def test_validate_analyses_each_target_with_its_own_toolchains(ws):
@@ -407,3 +413,17 @@ def test_an_output_named_like_a_subpackage_leaves_that_package_alone(ws):
         assert error_lines(r.stderr) == ["ERROR: p/BUILD.toml: target 'a': field 'outs': output 'q' lies in "
                                          "subpackage '//p/q': a package's outputs stay out of its subpackages"]
     assert made.exists()
+
+
+def test_a_plugin_rule_declaring_one_output_from_two_actions_is_an_analysis_error(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n',
+              "plugins/twice.py": "from molt_build.api import Attrs, Rule\n\ndef impl(ctx):\n"
+                                  "    out = ctx.declare_output('o')\n"
+                                  "    for _ in range(2):\n"
+                                  "        ctx.action(mnemonic='W', argv=['touch', out.path], inputs=[], outputs=[out])\n"
+                                  "    return []\n\nRULES = [Rule('twice', Attrs, impl, uses_toolchain=False)]\n",
+              "g/BUILD.toml": '[x]\nrule = "twice"\n'})
+    from molt_build.cli.validate_cmd import validate_workspace
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target) for e in errs] == [("g/BUILD.toml", "x")], [str(e) for e in errs]
+    assert "already produced by another action of this target" in errs[0].message
