@@ -2,13 +2,16 @@
 dependency order, collecting declared actions and providers. Rules never run anything."""
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
 from molt_build.api import (Action, DefaultInfo, Dep, File, Provider, RuleContext,
                             ToolchainContext, ToolchainInfo)
-from molt_build.errors import AnalysisError, MoltbError, ToolchainUnavailable
+from molt_build.errors import (AnalysisError, EnvironmentProblem, InternalError, MoltbError, ToolchainUnavailable,
+                               environment_problem)
 from molt_build.labels import Label
 from molt_build.loading import Target
+from molt_build.packages import PackageTree
 from molt_build.registry import Registry
 from molt_build.layout import OUT_DIR
 from molt_build.workspace import Workspace
@@ -20,6 +23,8 @@ class ConfiguredTarget:
     config: str
     providers: dict[type, Provider]
     actions: list[Action]
+    out_root: str = ""
+    outputs: dict[str, str | None] = field(default_factory=dict)   # declared path -> attribute
 
 
 @dataclass
@@ -49,13 +54,28 @@ class ToolchainResolver:
             except ToolchainUnavailable as e:
                 e.message = f"toolchain '{name}' is not available: {e.message}"
                 raise
+            except MoltbError:
+                raise
+            except Exception as e:  # a bug in the toolchain plugin: exit 37, naming it
+                if environment_problem(e):
+                    raise environment_problem(e) from e
+                origin = self.registry.origins.get(("toolchain", name), "?")
+                raise InternalError(f"{type(e).__name__}: {e} (in toolchain '{name}' from {origin})") from e
             self.resolved[name] = info
         return info
 
 
 def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], order: list[Label],
             requested: list[Label], explicit: set[Label], toolchain_names: list[str],
-            profile: str, options: dict | None = None) -> AnalysisResult:
+            profile: str, options: dict | None = None, packages: PackageTree | None = None,
+            errors: list[MoltbError] | None = None) -> AnalysisResult:
+    """Analyse `order` (dependencies first) in each toolchain's configuration.
+
+    `packages`: the package tree, so an output inside a subpackage is an error.
+    `errors`: collecting mode (`moltb validate`): each target's error is recorded and
+    analysis goes on; a target that cannot be analysed here (its toolchain is not
+    available on this machine, a dependency broke or failed to load) is passed over,
+    as are its dependents. Otherwise the first error raises."""
     result = AnalysisResult()
     resolver = ToolchainResolver(ws, registry, profile)
     requested_set = set(requested)
@@ -63,7 +83,9 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
         registry.toolchain(tc_name)  # unknown name: a usage error before any work
         config = f"{tc_name}-{profile}"
         out_root = f"{OUT_DIR}/{config}"
+        outputs = OutputMap(packages)
         skipped: set[Label] = set()
+        passed_over: set[Label] = set()     # collecting mode: broken or not analysable here
         for label in order:
             t = targets[label]
             allowed = t.attrs.toolchains if not t.rule.lanes else ()
@@ -74,14 +96,27 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
                                         field="toolchains")
                 skipped.add(label)
                 continue
-            bad = [d for _, d in t.dep_edges() if d in skipped]
-            if bad:
-                if label in requested_set and label not in explicit:
-                    skipped.add(label)
-                    continue
-                raise AnalysisError(f"dependency '{bad[0]}' cannot be built with toolchain '{tc_name}'",
-                                    file=t.file, target=label.name)
-            ct = _analyze_one(t, config, out_root, profile, resolver, tc_name, result, options)
+            edges = t.dep_edges()
+            if errors is not None and any(d in passed_over or d not in targets for _, d in edges):
+                passed_over.add(label)
+                continue
+            bad = [d for _, d in edges if d in skipped]
+            try:
+                if bad:
+                    if label in requested_set and label not in explicit:
+                        skipped.add(label)
+                        continue
+                    raise AnalysisError(f"dependency '{bad[0]}' cannot be built with toolchain '{tc_name}'",
+                                        file=t.file, target=label.name)
+                ct = _analyze_one(t, config, out_root, profile, resolver, tc_name, result, options)
+                outputs.add(t, ct)
+            except MoltbError as e:
+                if errors is None or isinstance(e, (InternalError, EnvironmentProblem)):
+                    raise
+                if not isinstance(e, ToolchainUnavailable):   # unavailable here is not invalid
+                    errors.append(e)
+                passed_over.add(label)
+                continue
             result.configured[(config, label)] = ct
             result.actions.extend(ct.actions)
             if label in requested_set:
@@ -89,6 +124,46 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
         result.skipped.extend((config, l) for l in requested if l in skipped)
     result.toolchains = resolver.resolved
     return result
+
+
+class OutputMap:
+    """The outputs declared in one configuration, so no two targets write one path, no
+    output is a directory another output lives in, and none lies in a subpackage
+    (Bazel's rule too: a package owns the output paths under it)."""
+
+    def __init__(self, packages: PackageTree | None):
+        self.packages = packages
+        self.files: dict[str, Target] = {}
+        self.dirs: dict[str, Target] = {}
+
+    def add(self, t: Target, ct: ConfiguredTarget) -> None:
+        pkg_dir = f"{ct.out_root}/{t.label.pkg}" if t.label.pkg else ct.out_root
+        for path, attr in ct.outputs.items():
+            rel = path[len(pkg_dir) + 1:] if path.startswith(pkg_dir + "/") else path
+
+            def fail(why: str, other: Target | None = None) -> AnalysisError:
+                if other is not None:
+                    why += f" of '{other.label}'" + (f" ({other.file})" if other.file != t.file else "")
+                return AnalysisError(f"output '{rel}' {why}", file=t.file, target=t.label.name, field=attr,
+                                     hint="give each output its own path")
+
+            if self.packages is not None:
+                sub = self.packages.subpackage_of(t.label.pkg, rel, include_self=True)
+                if sub is not None:
+                    raise fail(f"lies in subpackage '//{sub}': a package's outputs stay out of its subpackages")
+            other = self.files.get(path)
+            if other is not None and other is not t:
+                raise fail("is also an output", other)
+            if path in self.dirs:
+                raise fail("is a directory holding outputs", self.dirs[path])
+            parent = posixpath.dirname(path)
+            while parent and parent != ct.out_root:
+                if parent in self.files:
+                    raise fail(f"is inside '{parent[len(pkg_dir) + 1:] or parent}', an output",
+                               self.files[parent])
+                self.dirs.setdefault(parent, t)
+                parent = posixpath.dirname(parent)
+            self.files[path] = t
 
 
 def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: ToolchainResolver,
@@ -112,13 +187,17 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
                           resolver.get, tuple(resolver.registry.toolchains))
         provided = t.rule.impl(ctx) or ()
     except MoltbError as e:
-        if not isinstance(e, ToolchainUnavailable):
+        # A configuration's toolchain missing is not this target's fault; a lane it names is.
+        if not isinstance(e, ToolchainUnavailable) or e.field:
             e.file = e.file or t.file
             e.target = e.target or t.label.name
         raise
-    except Exception as e:  # a plugin bug: say which rule, never a bare traceback
-        raise AnalysisError(f"rule '{t.rule.name}' failed: {type(e).__name__}: {e}", file=t.file,
-                            target=t.label.name) from e
+    except Exception as e:  # a bug in the rule (or its plugin): exit 37, naming rule, origin and target
+        if environment_problem(e):
+            raise environment_problem(e) from e
+        origin = resolver.registry.origins.get(("rule", t.rule.name), "?")
+        raise InternalError(f"{type(e).__name__}: {e} (in rule '{t.rule.name}' from {origin}, analysing "
+                            f"{t.label} in {t.file})", file=t.file, target=t.label.name) from e
     providers: dict[type, Provider] = {}
     for p in provided:
         if not isinstance(p, Provider):
@@ -127,4 +206,4 @@ def _analyze_one(t: Target, config: str, out_root: str, profile: str, resolver: 
         providers[type(p)] = p
     if DefaultInfo not in providers:
         providers[DefaultInfo] = DefaultInfo(files=tuple(ctx.declared.values()))
-    return ConfiguredTarget(t.label, config, providers, ctx.actions)
+    return ConfiguredTarget(t.label, config, providers, ctx.actions, out_root, ctx.output_fields)

@@ -7,12 +7,14 @@ action that uses it. The core knows no language: C, wasm and Python live in plug
 """
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
 from molt_build.labels import Label
@@ -20,9 +22,10 @@ from molt_build.model import Action, DefaultInfo, File, Provider, Tool, Toolchai
 from molt_build.tools import interpreter_paths, python_tool  # noqa: F401  (re-exported)
 
 __all__ = [
-    "Action", "AnalysisError", "Attrs", "DefaultInfo", "Dep", "File", "Field", "Label",
-    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "Tool", "Toolchain",
-    "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "interpreter_paths", "probe_tool", "python_tool",
+    "Action", "AnalysisError", "Attrs", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
+    "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "TEST_TIMEOUTS", "Timeout", "Tool",
+    "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "interpreter_paths", "probe_tool",
+    "python_tool",
 ]
 
 
@@ -65,6 +68,39 @@ class Attrs(BaseModel):
                                               "(default), '//visibility:private', '//pkg:__pkg__', "
                                               "'//pkg:__subpackages__'.")
     description: str = Field(default="", description="A human description.")
+
+
+# Test timeouts: a number of seconds or Bazel's names for them.
+TEST_TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
+MAX_TIMEOUT_S = 86400.0
+
+
+def _timeout(value: Any) -> Any:
+    if isinstance(value, str) and value in TEST_TIMEOUTS:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and 0 < value <= MAX_TIMEOUT_S:
+        return value
+    raise PydanticCustomError("timeout", f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} "
+                                         f"(a day), or one of {', '.join(TEST_TIMEOUTS)}")
+
+
+def _env_names(env: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if not name or "=" in name:
+            raise PydanticCustomError("env_name", f"environment variable name {name!r} is empty or holds '='")
+    return env
+
+
+def _bool_or_reason(value: Any) -> Any:
+    if isinstance(value, (bool, str)):
+        return value
+    raise PydanticCustomError("bool_or_reason", "must be true, false or a reason (a string)")
+
+
+BoolOrReason = Annotated[Union[bool, str], PlainValidator(_bool_or_reason)]  # e.g. xfail = true / "why"
+Timeout = Annotated[Union[float, int, str], PlainValidator(_timeout)]    # seconds or short/moderate/long/eternal
+EnvVars = Annotated[dict[str, str], AfterValidator(_env_names)]           # environment variables for a process
 
 
 @dataclass(frozen=True)
@@ -166,6 +202,8 @@ class RuleContext:
         self._deps = deps
         self.actions: list[Action] = []
         self.declared: dict[str, File] = {}
+        self.output_fields: dict[str, str | None] = {}     # declared path -> the attribute naming it
+        self._produced: set[str] = set()
         self._options = dict(options or {})
         self._resolve = resolve_toolchain
         self._toolchain_names = toolchain_names
@@ -212,14 +250,21 @@ class RuleContext:
         """Declare an output file under this target's package output directory
         (`field` names the attribute it came from, for error messages)."""
         norm = posixpath.normpath(relpath)
-        if os.path.isabs(relpath) or norm.startswith("..") or norm in (".", ""):
-            raise AnalysisError(f"output path '{relpath}' escapes the output directory",
-                                target=str(self.label), field=field)
+        if os.path.isabs(relpath) or norm == ".." or norm.startswith("../") or norm in (".", ""):
+            raise AnalysisError(f"output path '{relpath}' escapes the output directory" if relpath.strip()
+                                else "an output path is empty", field=field,
+                                hint="outputs are paths relative to the package's output directory")
+        if any(len(part.encode()) > 255 for part in norm.split("/")):
+            raise AnalysisError(f"output path '{norm[:60]}...' has a part longer than 255 bytes, more than "
+                                "a file name can hold", field=field)
         path = posixpath.join(self.out_dir, norm)
         if path in self.declared:
+            if field is not None and self.output_fields.get(path) is not None:   # listed twice by the user
+                raise AnalysisError(f"output '{norm}' is listed twice", field=field)
             return self.declared[path]
         f = File(path, is_source=False, owner=self.label)
         self.declared[path] = f
+        self.output_fields[path] = field
         return f
 
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[File],
@@ -231,22 +276,25 @@ class RuleContext:
         from `ctx.tool`); their files become inputs and their environment is added."""
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
-            raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings",
-                                target=str(self.label))
+            raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings")
         outs = tuple(outputs)
         if not outs:
-            raise AnalysisError(f"action {mnemonic} declares no outputs", target=str(self.label))
+            raise AnalysisError(f"action {mnemonic} declares no outputs")
         for o in outs:
             if self.declared.get(o.path) is not o:
                 raise AnalysisError(f"action {mnemonic}: output '{o.path}' was not declared by this "
-                                    "target (use ctx.declare_output)", target=str(self.label))
+                                    "target (use ctx.declare_output)")
+            if o.path in self._produced:
+                raise AnalysisError(f"action {mnemonic}: output '{o.path}' is already produced by another "
+                                    "action of this target", field=self.output_fields.get(o.path))
+            self._produced.add(o.path)
         tools = tuple(t for t in tools if t is not None)
         ins = tuple(dict.fromkeys([*inputs, *(f for t in tools for f in t.files)]))
         merged_env = {k: v for t in tools for k, v in t.env}
         merged_env.update(env or {})
         for f in ins:
             if not isinstance(f, File):
-                raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File", target=str(self.label))
+                raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File")
         if toolchain is not None:      # a lane: keyed by (and run with) that toolchain
             use_tc, lane = True, toolchain.name
         else:

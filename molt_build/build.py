@@ -8,18 +8,19 @@ hashing (see noop.py and analysis_cache.py). The event log always ends with
 """
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-from molt_build import noop
-from molt_build.errors import EXIT_BUILD_FAILED, EXIT_OK, EnvironmentProblem, MoltbError, UsageError
+from molt_build import crash, noop
+from molt_build.errors import (EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, EnvironmentProblem,
+                               MoltbError, UsageError)
 from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
 SANDBOX_MODES = ("auto", "namespace", "light", "none")
+MAX_RUNS_PER_TEST = 1000     # --runs-per-test and --flaky-retries: each run is an action
 EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
                "xpass": 0, "oom": 0, "timeout": 0}
 
@@ -116,12 +117,13 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
         return None
     patterns, options, flags = parsed
 
-    def number(name: str, default: int, least: int) -> int | None:
+    def number(name: str, default: int, least: int, most: int | None = None) -> int | None:
         value = flags.get(name, str(default))
-        return int(value) if str(value).isdigit() and int(value) >= least else None
+        ok = str(value).isdigit() and int(value) >= least and (most is None or int(value) <= most)
+        return int(value) if ok else None
 
-    runs, retries, rlimit = number("--runs-per-test", 1, 1), number("--flaky-retries", 0, 0), \
-        number("--rlimit-mb", 10240, 0)
+    runs, retries, rlimit = number("--runs-per-test", 1, 1, MAX_RUNS_PER_TEST), \
+        number("--flaky-retries", 0, 0, MAX_RUNS_PER_TEST), number("--rlimit-mb", 10240, 0)
     jobs = flags.get("-j") or flags.get("--jobs")
     output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
     if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \
@@ -181,8 +183,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     try:
         events = EventLog(root)
     except OSError as e:
-        err.write(f"ERROR: cannot write the event log under {root}: {e.strerror}\n")
-        return BuildOutcome(36, root=root)
+        err.write(f"ERROR: local environment problem: cannot write the event log under {root}: {e.strerror}\n")
+        return BuildOutcome(EXIT_ENVIRONMENT, root=root)
     events.emit("build_started", command="build", patterns=req.patterns, cwd=cwd,
                 toolchains=req.toolchains, profile=req.profile, cached_analysis=cached is not None)
     outcome = BuildOutcome(EXIT_OK, root=root, event_log=events.path)
@@ -200,18 +202,13 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         for label, config, *_ in plan.top_level:
             events.emit("target_configured", label=label, config=config)
         _execute(plan, req, events, cwd, err, outcome)
-    except MoltbError as e:
-        err.write(f"ERROR: {e}\n")
-        outcome.exit_code = e.exit_code
     except KeyboardInterrupt:
         err.write("\nERROR: interrupted\n")
-        outcome.exit_code = 8
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            raise
-        err.write(f"ERROR: local environment problem: {e}\n")
-        outcome.exit_code = 36
+        outcome.exit_code = EXIT_INTERRUPTED
+    except Exception as e:      # user errors, the machine (36), or a bug (37): see crash.py
+        outcome.exit_code = crash.handle(e, err, events, cwd, req.command)
     finally:
+        # Always last, with the exit code the process ends with.
         s = outcome.stats
         actions = {"total": s.total, "executed": s.executed, "cached": s.cached, "failed": s.failed} \
             if s is not None else {"total": 0, "executed": 0, "cached": 0, "failed": 0}
@@ -260,6 +257,7 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
 
     registry = build_registry(ws.root, ws.config.plugin_dirs)
     loader = Loader(ws, registry)
+    loader.check_workspace()
     cwd_pkg = noop.cwd_package(ws.root, cwd)
     labels = loader.expand(req.patterns, cwd_pkg)
     explicit = set()          # named one by one (not through a wildcard): must be buildable
@@ -274,7 +272,7 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
     result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile,
-                     options={"runs_per_test": req.runs_per_test})
+                     options={"runs_per_test": req.runs_per_test}, packages=loader.tree)
     top = []
     for ct in result.top_level:
         info = ct.providers[DefaultInfo]

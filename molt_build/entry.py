@@ -30,7 +30,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\nERROR: interrupted\n")
         sys.exit(8)
-
+    except Exception as e:      # never a traceback: 36 for the machine, 37 for a bug (crash.py)
+        from molt_build import crash
+        sys.exit(crash.handle(e, command=" ".join(args[:1])))
 
 if __name__ == "__main__":
     main()

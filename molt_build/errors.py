@@ -6,6 +6,8 @@ else that escapes is an internal error and is reported as such.
 """
 from __future__ import annotations
 
+import errno
+
 # Exit codes, as in Bazel and the SPEC.
 EXIT_OK = 0
 EXIT_BUILD_FAILED = 1
@@ -14,6 +16,23 @@ EXIT_TESTS_FAILED = 3
 EXIT_NO_TESTS = 4
 EXIT_INTERRUPTED = 8
 EXIT_ENVIRONMENT = 36
+EXIT_INTERNAL = 37
+
+# OS errors that say the machine cannot take what moltb writes (disk or quota full, a
+# read-only or unwritable cache, moltb-out or logs, a file where a directory must be,
+# no file descriptors left): a local environment problem, not a bug.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                                errno.ENOTDIR, errno.EMFILE, errno.ENFILE})
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` with control characters escaped (a name from a BUILD file may hold any),
+    cut to about `limit` characters."""
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit - 20]}...({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class MoltbError(Exception):
@@ -33,18 +52,20 @@ class MoltbError(Exception):
     def where(self) -> str:
         parts = []
         if self.file:
-            parts.append(self.file)
+            parts.append(printable(self.file))
         if self.target:
-            parts.append(f"target '{self.target}'")
+            parts.append(f"target '{printable(self.target, 100)}'")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"field '{printable(self.field, 100)}'")
         return ": ".join(parts)
 
     def __str__(self) -> str:
-        where = self.where()
-        text = f"{where}: {self.message}" if where else self.message
+        # One line per error (and one for the hint), whatever the BUILD file held:
+        # control characters in names and messages are shown escaped.
+        where, message = self.where(), printable(self.message)
+        text = f"{where}: {message}" if where else message
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def as_dict(self) -> dict:
@@ -80,6 +101,22 @@ class EnvironmentProblem(MoltbError):
     """The machine, not the user: disk full, unwritable cache, missing system facility."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+def environment_problem(err: BaseException) -> "EnvironmentProblem | None":
+    """The EnvironmentProblem an OSError stands for, or None when it is not one."""
+    if not isinstance(err, OSError) or err.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    what = f"{err.strerror}: {err.filename}" if err.filename else (err.strerror or str(err))
+    return EnvironmentProblem(f"local environment problem: {what} (the cache, moltb-out/ and logs/ must be "
+                              "writable directories on a disk with free space)")
+
+
+class InternalError(MoltbError):
+    """A bug: an exception no user input explains, in moltb or in a rule or toolchain
+    plugin. One line on stderr, the traceback in the event log (see crash.py)."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class Interrupted(MoltbError):

@@ -13,6 +13,7 @@ from molt_build.errors import LabelError
 _PKG_SEGMENT = re.compile(r"[A-Za-z0-9_\-.+@]+")
 _NAME = re.compile(r"[A-Za-z0-9_\-.+=,@~/]+")
 ALL_TARGETS = ("all", "*", "all-targets")
+NAME_MAX = 255        # the longest file name most file systems take
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -30,37 +31,46 @@ def _check_pkg(pkg: str, text: str) -> str:
     if pkg == "":
         return pkg
     if pkg.startswith("/") or pkg.endswith("/"):
-        raise LabelError(f"invalid label '{text}': package path must not start or end with '/'")
+        raise LabelError(f"invalid label '{_short(text)}': package path must not start or end with '/'")
     for seg in pkg.split("/"):
         if seg in ("", ".", "..") or not _PKG_SEGMENT.fullmatch(seg):
-            raise LabelError(f"invalid label '{text}': bad package path segment '{seg}'")
+            raise LabelError(f"invalid label '{_short(text)}': bad package path segment '{_short(seg)}'")
     return pkg
 
 
 def _check_name(name: str, text: str) -> str:
     if not name or not _NAME.fullmatch(name) or name.startswith("/") or name.endswith("/") \
             or any(seg in ("", ".", "..") for seg in name.split("/")):
-        raise LabelError(f"invalid label '{text}': bad target name '{name}'")
+        raise LabelError(f"invalid label '{_short(text)}': bad target name '{_short(name)}'")
+    if any(len(seg) > NAME_MAX for seg in name.split("/")):    # names become file names
+        raise LabelError(f"invalid label '{_short(text)}': a part of the name is longer than {NAME_MAX} "
+                         f"characters")
     return name
+
+
+def _short(text: str) -> str:
+    """`text` for a one-line message: control characters escaped, long text cut."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:80])
+    return shown if len(text) <= 80 else shown[:60] + f"...({len(text)} characters)"
 
 
 def parse_label(text: str, current_pkg: str = "") -> Label:
     """Parse an absolute (`//a/b:c`, `//a/b`) or package-relative (`:c`, `c`) label."""
     if not isinstance(text, str) or not text:
-        raise LabelError(f"invalid label {text!r}: empty")
+        raise LabelError(f"invalid label {_short(repr(text))}: empty")
     if text.startswith("//"):
         body = text[2:]
         if ":" in body:
             pkg, name = body.split(":", 1)
         else:
             if not body:
-                raise LabelError(f"invalid label '{text}': no package or name")
+                raise LabelError(f"invalid label '{_short(text)}': no package or name")
             pkg, name = body, body.rsplit("/", 1)[-1]
         return Label(_check_pkg(pkg, text), _check_name(name, text))
     if text.startswith(":"):
         return Label(current_pkg, _check_name(text[1:], text))
     if ":" in text or text.startswith("/"):
-        raise LabelError(f"invalid label '{text}': labels start with '//' or ':'")
+        raise LabelError(f"invalid label '{_short(text)}': labels start with '//' or ':'")
     return Label(current_pkg, _check_name(text, text))
 
 

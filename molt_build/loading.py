@@ -7,19 +7,20 @@ validate`) it records every error and carries on; otherwise the first error rais
 from __future__ import annotations
 
 import difflib
-import glob as globlib
 import graphlib
 import os
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from molt_build.build_file import read_build_file
 from molt_build.api import LABELS, SOURCES, Attrs, Rule, fields_of
 from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
 from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
-from molt_build.layout import BUILD_FILE, OUT_DIR
-from molt_build.workspace import Workspace, format_validation_error, read_toml
+from molt_build.layout import BUILD_FILE
+from molt_build.packages import PackageTree
+from molt_build.workspace import Workspace, format_validation_error
 
 RESERVED_TABLES = ("workspace", "package")
 _GLOB_CHARS = frozenset("*?[")
@@ -56,17 +57,13 @@ class Loader:
         self.collect = collect
         self.errors: list[MoltbError] = []
         self.packages: dict[str, dict[str, Target]] = {}
-        self.dir_mtimes: dict[str, int] = {}     # directories whose listing the result depends on
         self.build_files: list[str] = []        # BUILD.toml files read (root-relative)
         self.source_files: set[str] = set()     # source files named by loaded targets
-        self._pkg_exists: dict[str, bool] = {}
+        self.tree = PackageTree(ws)
         # What failed to load (collecting mode): its own error is already recorded, so a
         # dependent must not add a second, misleading "unknown dependency" for it.
         self._broken_pkgs: set[str] = set()
         self._broken_targets: set[tuple[str, str]] = set()
-        cache = os.path.abspath(ws.cache_dir)
-        self._skip_abs = {cache, os.path.join(ws.root, OUT_DIR), os.path.join(ws.root, "logs")}
-        self._skip_abs |= {os.path.normpath(os.path.join(ws.root, d)) for d in ws.config.ignore}
 
     # ------------------------------------------------------------------ errors
     def _fail(self, err: MoltbError) -> None:
@@ -75,43 +72,16 @@ class Loader:
         self.errors.append(err)
 
     # --------------------------------------------------------------- packages
-    def _abs(self, pkg: str) -> str:
-        return os.path.join(self.ws.root, pkg) if pkg else self.ws.root
-
     def package_exists(self, pkg: str) -> bool:
-        hit = self._pkg_exists.get(pkg)
-        if hit is None:
-            hit = self._pkg_exists[pkg] = os.path.isfile(os.path.join(self._abs(pkg), BUILD_FILE))
-        return hit
-
-    def _note_dir(self, path: str) -> None:
-        try:
-            self.dir_mtimes[os.path.relpath(path, self.ws.root)] = os.stat(path).st_mtime_ns
-        except OSError:
-            pass
+        return self.tree.package_exists(pkg)
 
     def discover(self, prefix: str = "") -> list[str]:
         """Every package at or below `prefix` (a root-relative directory)."""
-        found = []
-        stack = [self._abs(prefix)]
-        while stack:
-            d = stack.pop()
-            self._note_dir(d)
-            try:
-                entries = list(os.scandir(d))
-            except OSError:
-                continue
-            for e in entries:
-                if e.is_dir(follow_symlinks=False):
-                    if e.name.startswith(".") or e.name == "__pycache__" or e.path in self._skip_abs:
-                        continue
-                    stack.append(e.path)
-                elif e.name == BUILD_FILE:
-                    rel = os.path.relpath(d, self.ws.root)
-                    pkg = "" if rel == "." else rel.replace(os.sep, "/")
-                    found.append(pkg)
-                    self._pkg_exists[pkg] = True
-        return sorted(found)
+        return self.tree.discover(prefix)
+
+    @property
+    def dir_mtimes(self) -> dict[str, int]:
+        return self.tree.dir_mtimes
 
     def load_package(self, pkg: str) -> dict[str, Target]:
         if pkg in self.packages:
@@ -121,7 +91,7 @@ class Loader:
         display = f"{pkg}/{BUILD_FILE}" if pkg else BUILD_FILE
         self.build_files.append(display)
         try:
-            data = self.ws.root_data if pkg == "" else read_toml(os.path.join(self._abs(pkg), BUILD_FILE), display)
+            data = self.ws.root_data if pkg == "" else read_build_file(os.path.join(self.tree.abs(pkg), BUILD_FILE), display)
         except MoltbError as e:
             self._broken_pkgs.add(pkg)
             self._fail(e)
@@ -178,6 +148,23 @@ class Loader:
             made.append(targets[gname].label)
         t.deps["expanded"] = made
 
+    def _toolchain_hint(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.registry.toolchains), n=1)
+        return f"did you mean '{close[0]}'?" if close else f"known toolchains: {', '.join(sorted(self.registry.toolchains))}"
+
+    def check_workspace(self) -> None:
+        """The [workspace] fields that name toolchains name registered ones (plugins
+        are known only now, after `plugin_dirs` loaded)."""
+        cfg = self.ws.config
+        if cfg.default_toolchain not in self.registry.toolchains:
+            self._fail(BuildFileError(f"unknown toolchain '{cfg.default_toolchain}'", file=BUILD_FILE,
+                                      target="workspace", field="default_toolchain",
+                                      hint=self._toolchain_hint(cfg.default_toolchain)))
+        for name in cfg.toolchains:
+            if name not in self.registry.toolchains:
+                self._fail(BuildFileError(f"settings for unknown toolchain '{name}'", file=BUILD_FILE,
+                                          target="workspace", field="toolchains", hint=self._toolchain_hint(name)))
+
     def _check_defaults(self, defaults: dict, display: str) -> None:
         """A [package] key that no rule has would be silently ignored (a typo such as
         `visibilty` would quietly leave every target public), so it is an error."""
@@ -216,6 +203,13 @@ class Loader:
                 self.errors.extend(errs[:-1])
                 raise errs[-1] from None
             raise errs[0] from None
+        for v in attrs.visibility:
+            if v not in (PUBLIC, PRIVATE):
+                self._dep_label(v, pkg, display, name, "visibility")
+        for tc in attrs.toolchains:
+            if tc not in self.registry.toolchains:
+                raise BuildFileError(f"unknown toolchain '{tc}'", file=display, target=name, field="toolchains",
+                                     hint=self._toolchain_hint(tc))
         target = Target(label, rule, attrs, display)
         for attr in fields_of(rule.attrs, LABELS):
             target.deps[attr] = [self._dep_label(v, pkg, display, name, attr) for v in getattr(attrs, attr)]
@@ -234,7 +228,7 @@ class Loader:
 
     def _sources(self, entries: list[str], pkg: str, display: str, name: str, attr: str) -> list:
         out: list[str | Label] = []
-        base = self._abs(pkg)
+        base = self.tree.abs(pkg)
         for entry in entries:
             if entry.startswith(":") or entry.startswith("//"):
                 out.append(self._dep_label(entry, pkg, display, name, attr))
@@ -244,18 +238,23 @@ class Loader:
                 raise BuildFileError(f"source '{entry}' must be a path inside the package",
                                      file=display, target=name, field=attr)
             if _GLOB_CHARS & set(entry):
-                matches = self._glob(pkg, entry)
+                matches = self.tree.glob(pkg, entry)
                 if not matches:
                     raise BuildFileError(f"glob '{entry}' matches no files", file=display,
                                          target=name, field=attr)
                 out.extend(matches)
                 continue
             path = f"{pkg}/{norm}" if pkg else norm
-            sub = self._subpackage_of(pkg, norm)
+            sub = self.tree.subpackage_of(pkg, norm)
             if sub is not None:
                 raise BuildFileError(f"source '{entry}' is inside subpackage '//{sub}'; refer to a "
                                      f"target of that package by label instead", file=display,
                                      target=name, field=attr)
+            if not entry:
+                raise BuildFileError("a source path is empty", file=display, target=name, field=attr)
+            if os.path.isdir(os.path.join(base, norm)):
+                raise BuildFileError(f"source '{entry}' is a directory, not a file", file=display, target=name,
+                                     field=attr, hint=f"use a glob for its files, e.g. '{norm}/**'")
             if not os.path.isfile(os.path.join(base, norm)):
                 hint = None
                 try:
@@ -270,42 +269,6 @@ class Loader:
             out.append(path)
         self.source_files.update(e for e in out if isinstance(e, str))
         return out
-
-    def _subpackage_of(self, pkg: str, rel: str) -> str | None:
-        """The subpackage holding package-relative path `rel`, if any: a source path, like
-        a glob, never reaches into another package (as in Bazel)."""
-        parts = rel.split(os.sep)[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            sub = f"{pkg}/{d}" if pkg else d
-            self._note_dir(os.path.join(self._abs(pkg), *parts[:i]))
-            if self.package_exists(sub):
-                return sub
-        return None
-
-    def _glob(self, pkg: str, pattern: str) -> list[str]:
-        base = self._abs(pkg)
-        # Record every directory the glob may look at, and find subpackage boundaries.
-        subpkgs = []
-        # The output tree, logs, cache and `ignore`d directories are not sources, even
-        # when they sit inside the package (the root package, typically).
-        for skip in self._skip_abs:
-            if skip.startswith(base + os.sep):
-                subpkgs.append(os.path.relpath(skip, base) + os.sep)
-        for d, dirs, files in os.walk(base):
-            self._note_dir(d)
-            if d != base and BUILD_FILE in files:
-                subpkgs.append(os.path.relpath(d, base) + os.sep)
-                dirs[:] = []
-                continue
-            dirs[:] = [x for x in dirs if not x.startswith(".") and os.path.join(d, x) not in self._skip_abs]
-        hits = []
-        for rel in globlib.glob(pattern, root_dir=base, recursive=True):
-            if any(rel.startswith(s) for s in subpkgs) or rel == BUILD_FILE:
-                continue
-            if os.path.isfile(os.path.join(base, rel)):
-                hits.append(f"{pkg}/{rel}" if pkg else rel)
-        return sorted(hits)
 
     # --------------------------------------------------------------- patterns
     def expand(self, patterns: list[str], cwd_pkg: str = "") -> list[Label]:
@@ -325,13 +288,13 @@ class Loader:
 
     def _match(self, pat: Pattern, text: str) -> list[Label]:
         if pat.recursive:
-            pkgs = self.discover(pat.pkg) if os.path.isdir(self._abs(pat.pkg)) else []
+            pkgs = self.discover(pat.pkg) if os.path.isdir(self.tree.abs(pat.pkg)) else []
             if not pkgs:
                 raise LabelError(f"pattern '{text}' matches no packages")
             return [t.label for p in pkgs for t in self.load_package(p).values() if "manual" not in t.tags]
         if not self.package_exists(pat.pkg):
             raise LabelError(f"no package '{pat.pkg or '//'}' (no {BUILD_FILE} there) for pattern '{text}'",
-                             hint=self._suggest_package(pat.pkg))
+                             hint=self.tree.suggest_package(pat.pkg))
         targets = self.load_package(pat.pkg)
         if pat.name is None:
             return [t.label for t in targets.values() if "manual" not in t.tags]
@@ -344,16 +307,6 @@ class Loader:
         close = difflib.get_close_matches(name, list(self.packages.get(pkg, {})), n=1)
         return f"did you mean '//{pkg}:{close[0]}'?" if close else None
 
-    def _suggest_package(self, pkg: str) -> str | None:
-        parent = os.path.dirname(pkg)
-        try:
-            names = [n for n in os.listdir(self._abs(parent))
-                     if os.path.isfile(os.path.join(self._abs(parent), n, BUILD_FILE))]
-        except OSError:
-            return None
-        close = difflib.get_close_matches(os.path.basename(pkg), names, n=1)
-        return f"did you mean '//{os.path.join(parent, close[0])}'?" if close else None
-
     # ---------------------------------------------------------------- closure
     def get(self, label: Label, referrer: Target | None = None, attr: str | None = None) -> Target | None:
         where = dict(file=referrer.file, target=referrer.label.name, field=attr) if referrer else {}
@@ -361,7 +314,7 @@ class Loader:
             return None  # its own error is already recorded
         if not self.package_exists(label.pkg):
             self._fail(BuildFileError(f"unknown dependency '{label}': no package '//{label.pkg}'",
-                                      hint=self._suggest_package(label.pkg), **where))
+                                      hint=self.tree.suggest_package(label.pkg), **where))
             return None
         targets = self.load_package(label.pkg)
         t = targets.get(label.name)

@@ -13,12 +13,15 @@ models and the rule plugins altogether. Entries are written atomically; one that
 not match is simply not used."""
 from __future__ import annotations
 
+import errno
 import marshal
 import os
-import tomllib
+import stat
 
 import xxhash
 
+from molt_build.build_file import read_build_file
+from molt_build.errors import BuildFileError
 from molt_build.layout import BUILD_FILE, OUT_DIR
 
 VERSION = 1
@@ -26,8 +29,16 @@ DIR = "analysis"
 
 
 def file_digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return xxhash.xxh3_128_hexdigest(f.read())
+    """The digest of a regular file; anything else (a FIFO put in a BUILD file's place,
+    a device) is an OSError, never a read that blocks or does not end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return xxhash.xxh3_128_hexdigest(f.read())
+    finally:
+        os.close(fd)
 
 
 def listing_digest(path: str, skip: frozenset[str]) -> str:
@@ -54,9 +65,8 @@ def workspace_of(cwd: str) -> tuple[str, str, frozenset[str]] | None:
         bf = os.path.join(d, BUILD_FILE)
         if os.path.isfile(bf):
             try:
-                with open(bf, "rb") as f:
-                    data = tomllib.load(f)
-            except (OSError, tomllib.TOMLDecodeError):
+                data = read_build_file(bf, bf)
+            except BuildFileError:
                 return None
             ws = data.get("workspace")
             if isinstance(ws, dict):

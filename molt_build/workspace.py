@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from molt_build.build_file import read_build_file, read_bytes
 from molt_build.errors import BuildFileError, UsageError
 
 from molt_build.layout import BUILD_FILE
@@ -35,20 +35,22 @@ class WorkspaceConfig(BaseModel):
                               description="Root-relative directories never searched for packages.")
 
 
-def read_toml(path: str, display: str) -> dict:
-    """Parse one TOML file; a syntax error names the file, line and column."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise BuildFileError(f"TOML syntax error: {e}", file=display,
-                             hint="see https://toml.io for the syntax") from None
-    except OSError as e:
-        raise BuildFileError(f"cannot read: {e.strerror}", file=display) from None
-
-
 def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
-    """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows."""
+    """(field, message) pairs from a pydantic error, in words a BUILD.toml author knows:
+    one per field (`deps = [1, 2]` is one mistake, not two), in the order they occur."""
+    out: list[tuple[str, str]] = []
+    more: dict[str, int] = {}
+    for field, msg in _each_error(err):
+        if field in more:
+            more[field] += 1
+        else:
+            more[field] = 0
+            out.append((field, msg))
+    return [(f, m + (f" (and {more[f]} more error{'s' if more[f] > 1 else ''} in this field)" if more[f] else ""))
+            for f, m in out]
+
+
+def _each_error(err: ValidationError) -> list[tuple[str, str]]:
     out = []
     for e in err.errors():
         # The field is the attribute itself (what `validate --json` reports and a tool
@@ -90,6 +92,9 @@ class Workspace:
         return os.path.relpath(path, self.root)
 
 
+_WORKSPACE_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\[\s*workspace\s*\]", re.MULTILINE)
+
+
 def find_root(start: str) -> tuple[str, dict]:
     """Walk up from `start` to the directory whose BUILD.toml has a [workspace] table.
 
@@ -103,11 +108,14 @@ def find_root(start: str) -> tuple[str, dict]:
         bf = os.path.join(d, BUILD_FILE)
         if os.path.isfile(bf):
             try:
-                data = read_toml(bf, bf)
+                data = read_build_file(bf, bf)
             except BuildFileError as e:
-                with open(bf, encoding="utf-8", errors="replace") as f:
-                    if re.search(r"^\s*\[\s*workspace\s*\]", f.read(), re.MULTILINE):
-                        raise
+                try:
+                    looks_like_root = _WORKSPACE_LINE.search(read_bytes(bf, bf)) is not None
+                except BuildFileError:
+                    looks_like_root = False
+                if looks_like_root:
+                    raise
                 first_error = first_error or e
                 data = {}
             if isinstance(data.get("workspace"), dict):

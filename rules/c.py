@@ -52,7 +52,9 @@ def _merge_deps(ctx: RuleContext) -> CcInfo:
     infos = [d.get(CcInfo) for d in ctx.deps()]
     for d, info in zip(ctx.deps(), infos):
         if info is None:
-            raise AnalysisError(f"dependency {d.label} is not a C target (it provides no CcInfo)", field="deps")
+            raise AnalysisError(f"dependency '{d.label}' is not a C target (it provides no CcInfo)", field="deps",
+                                hint=f"deps take c_library targets; a generated source or header goes in srcs "
+                                     f"or hdrs instead: srcs = [\"{d.label}\"]")
     # Archives: keep the last occurrence so every library precedes the ones it uses.
     archives = list(reversed(_unique(reversed([a for i in infos for a in i.archives]))))
     return CcInfo(headers=_unique(h for i in infos for h in i.headers),

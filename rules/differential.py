@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
-from typing import Literal, Union
+from typing import Literal
 
-from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, File, Rule, RuleContext, SourceFile,
-                            SourceList, ToolchainInfo, ToolchainUnavailable)
+from molt_build.api import (AnalysisError, Attrs, BoolOrReason, DefaultInfo, Field, File, Rule, RuleContext,
+                            SourceFile, SourceList, Timeout, ToolchainInfo, ToolchainUnavailable)
 from molt_build.rules.c import compile_object, link_executable
 from molt_build.rules.python import declare_py_program
 from molt_build.rules.tests import timeout_seconds
@@ -65,9 +65,9 @@ class DiffAttrs(Attrs):
                                 "label = {reason = ..., lanes = [...]}).")
     stderr: Literal["ignore", "exact", "exception"] = Field(
         default="ignore", description="How stderr is compared: ignore, exact, or exception (type and message).")
-    xfail: Union[bool, str] = Field(default=False, description="The case is expected to fail (true or a reason).")
-    timeout: Union[float, int, str] = Field(default="moderate", description="Seconds, or short, moderate, long, "
-                                                                             "eternal (each run of the case).")
+    xfail: BoolOrReason = Field(default=False, description="The case is expected to fail (true or a reason).")
+    timeout: Timeout = Field(default="moderate", description="Seconds (at most a day), or short, moderate, long, "
+                                                             "eternal (each run of the case).")
     args: list[str] = Field(default_factory=list, description="Arguments passed to every run.")
 
 
@@ -105,8 +105,9 @@ def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
         try:
             tc = ctx.lane(name)
         except ToolchainUnavailable as e:
-            if listed:
-                raise AnalysisError(f"lane '{name}' is not available: {e.message}", field="toolchains") from None
+            if listed:      # unavailable on this machine, not a wrong BUILD file (validate passes it)
+                raise ToolchainUnavailable(f"lane '{name}' is not available: {e.message}", field="toolchains",
+                                           hint=e.hint) from None
             continue
         info = tc.get(provider)
         usable = info is not None and (kind == "c" or info.available)

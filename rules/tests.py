@@ -6,13 +6,13 @@ like any failed action, never is. The program sees `TEST_TMPDIR`, `TEST_SRCDIR` 
 with `shard_count`, `TEST_TOTAL_SHARDS` / `TEST_SHARD_INDEX`."""
 from __future__ import annotations
 
-from typing import Union
-
-from molt_build.api import AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceFile, SourceList
+from molt_build.api import (TEST_TIMEOUTS, AnalysisError, Attrs, DefaultInfo, EnvVars, Field, Rule, RuleContext,
+                            SourceFile, SourceList, Timeout)
 from molt_build.toolchains.host_python import python_lane
 
 FLAKY_RETRIES = 2   # a `flaky = true` test gets three attempts, as in Bazel
-TIMEOUTS = {"short": 60.0, "moderate": 300.0, "long": 900.0, "eternal": 3600.0}
+MAX_SHARDS = 1000
+MAX_RUNS = 10_000   # shards x --runs-per-test: one action each
 # `"$@" && : > "$0"`: run the test (its arguments follow), and create the marker ($0)
 # only when it exits 0; the exit status is the test's.
 RUN_AND_MARK = '"$@" && : > "$0"'
@@ -22,23 +22,17 @@ class TestAttrs(Attrs):
     src: SourceFile = Field(description="The test program (a shell script for sh_test, a .py file for py_test).")
     srcs: SourceList = Field(default_factory=list, description="Other files the test reads.")
     args: list[str] = Field(default_factory=list, description="Arguments passed to the test.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
-    timeout: Union[float, int, str] = Field(default="moderate",
-                                            description="Seconds, or short (60), moderate (300), long (900), "
-                                                        "eternal (3600).")
-    shard_count: int = Field(default=0, description="Split the test into this many shards (0: no sharding).")
+    env: EnvVars = Field(default_factory=dict, description="Extra environment variables.")
+    timeout: Timeout = Field(default="moderate", description="Seconds (at most a day), or short (60), moderate "
+                                                             "(300), long (900), eternal (3600).")
+    shard_count: int = Field(default=0, ge=0, le=MAX_SHARDS,
+                             description="Split the test into this many shards (0: no sharding; at most 1000).")
     flaky: bool = Field(default=False, description="Retry a failing run (see --flaky-retries).")
 
 
 def timeout_seconds(value) -> float:
-    if isinstance(value, str):
-        if value not in TIMEOUTS:
-            raise AnalysisError(f"timeout '{value}' is not one of {', '.join(TIMEOUTS)} or a number of seconds",
-                                field="timeout")
-        return TIMEOUTS[value]
-    if value <= 0:
-        raise AnalysisError("timeout must be positive", field="timeout")
-    return float(value)
+    """Seconds, from a `Timeout` value (already checked when the target loaded)."""
+    return TEST_TIMEOUTS[value] if isinstance(value, str) else float(value)
 
 
 def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1, toolchain=None):
@@ -46,6 +40,9 @@ def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1, toolc
     program needs (e.g. the Python interpreter)."""
     a = ctx.attrs
     shards = max(1, a.shard_count)
+    if shards * runs > MAX_RUNS:
+        raise AnalysisError(f"{shards} shards x {runs} runs per test is more than {MAX_RUNS} test runs",
+                            field="shard_count", hint="lower shard_count or --runs-per-test")
     markers = []
     for run in range(runs):
         for shard in range(shards):

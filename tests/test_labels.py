@@ -75,6 +75,20 @@ def test_malformed_labels_raise_label_error(text):
         assert text in str(info.value)
 
 
+def test_a_name_part_longer_than_a_file_name_is_refused_in_a_short_message():
+    parse_label("//a:" + "x" * 255)
+    with pytest.raises(LabelError) as info:
+        parse_label("//a:" + "x" * 256)
+    assert "longer than 255" in str(info.value) and len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("text", ["//a\nb:c", "//a:b\tc", "//a:\x1b[31mred"])
+def test_control_characters_are_escaped_in_the_message(text):
+    with pytest.raises(LabelError) as info:
+        parse_label(text)
+    assert "\n" not in str(info.value) and "\t" not in str(info.value) and "\x1b" not in str(info.value)
+
+
 @pytest.mark.parametrize("value", [None, 3, ["//a:b"]])
 def test_non_string_label_is_a_label_error(value):
     with pytest.raises(LabelError):

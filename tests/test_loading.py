@@ -425,3 +425,37 @@ def test_dependents_of_a_broken_target_get_no_second_error(ws):
     got = sorted((e.file, e.target, e.field) for e in errs)
     assert got == [("p/BUILD.toml", "broken", "cmd"), ("r/BUILD.toml", None, None)], \
         [str(e) for e in errs]
+
+
+@pytest.mark.parametrize("entry, words", [("sub", "'sub' is a directory, not a file"), (".", "'.' is a directory"),
+                                          ("", "a source path is empty")])
+def test_a_directory_or_empty_source_says_so(ws, entry, words):
+    ws.write({"p/BUILD.toml": f'[g]\nrule = "filegroup"\nsrcs = ["{entry}"]\n', "p/sub/x.txt": "x\n"})
+    with pytest.raises(BuildFileError) as e:
+        loader(ws).load_package("p")
+    assert (e.value.target, e.value.field) == ("g", "srcs") and words in str(e.value)
+
+
+@pytest.mark.parametrize("vis", [":", "//a:b:c", "//ü:x", ""])
+def test_a_malformed_visibility_is_a_load_error(ws, vis):
+    ws.write({"p/BUILD.toml": f'[g]\nrule = "filegroup"\nsrcs = ["x.txt"]\nvisibility = ["{vis}"]\n', "p/x.txt": ""})
+    with pytest.raises(BuildFileError) as e:
+        loader(ws).load_package("p")
+    assert (e.value.target, e.value.field) == ("g", "visibility")
+
+
+def test_one_error_per_field_however_many_items_are_wrong(ws):
+    ws.write({"p/BUILD.toml": '[g]\nrule = "filegroup"\nsrcs = [1, 2, 3]\ntags = [4]\n'})
+    ld = loader(ws, collect=True)
+    ld.load_package("p")
+    assert sorted((e.field, e.message) for e in ld.errors) == [
+        ("srcs", "item 0: Input should be a valid string, got 1 (int) (and 2 more errors in this field)"),
+        ("tags", "item 0: Input should be a valid string, got 4 (int)")]
+
+
+def test_a_long_or_unprintable_target_name_stays_on_one_short_line(ws):
+    ws.write({"p/BUILD.toml": f'["{"x" * 5000}"]\nrule = "filegroup"\nsrcs = []\n\n["a\\tb"]\nrule = "filegroup"\n'})
+    ld = loader(ws, collect=True)
+    ld.load_package("p")
+    assert len(ld.errors) == 2 and all("\n" not in str(e) and "\t" not in str(e) and len(str(e)) < 400
+                                       for e in ld.errors), [str(e) for e in ld.errors]

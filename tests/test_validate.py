@@ -240,3 +240,190 @@ def test_build_of_a_broken_workspace_exits_2(ws, case):
         assert lines[0].startswith(f"ERROR: {file}: "), lines[0]
     assert fragments[0] in r.stderr
     assert not (ws.root / "moltb-out/native-dev/app/prog").exists()
+
+
+# --------------------------------------------------- analysis errors (as `build` finds them)
+
+GEN = 'rule = "genrule"\ncmd = "touch $(OUTS)"\n'
+
+# (id, files, file, target, field, fragments): errors only analysis finds; `validate`
+# runs the analysis `build //...` runs, so it reports each of them (and exits 1).
+ANALYSIS = [
+    ("escaping-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["../escape"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'../escape' escapes the output directory"]),
+    ("absolute-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["/etc/passwd"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'/etc/passwd' escapes"]),
+    ("no-outs", {"g/BUILD.toml": f'[a]\n{GEN}outs = []\n'},
+     "g/BUILD.toml", "a", "outs", ["at least one output"]),
+    ("same-out-twice", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x", "./x"]\n'},
+     "g/BUILD.toml", "a", "outs", ["'x' is listed twice"]),
+    ("two-targets-one-out", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x"]\n\n[b]\n{GEN}outs = ["x"]\n'},
+     "g/BUILD.toml", None, "outs", ["output 'x' is also an output of '//g:"]),
+    ("out-is-a-directory-of-outs", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["d"]\n\n[b]\n{GEN}outs = ["d/e"]\n'},
+     "g/BUILD.toml", None, "outs", ["'d'", "//g:"]),
+    ("out-in-a-subpackage", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["q"]\n', "g/q/BUILD.toml": ""},
+     "g/BUILD.toml", "a", "outs", ["'q' lies in subpackage '//g/q'"]),
+    ("out-under-a-subpackage", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["q/r/x"]\n', "g/q/BUILD.toml": ""},
+     "g/BUILD.toml", "a", "outs", ["subpackage '//g/q'"]),
+    ("c-binary-depends-on-a-genrule",
+     {"g/BUILD.toml": f'[gen]\n{GEN}outs = ["gen.c"]\n\n[prog]\nrule = "c_binary"\nsrcs = ["m.c"]\ndeps = [":gen"]\n',
+      "g/m.c": "int main(void) { return 0; }\n"},
+     "g/BUILD.toml", "prog", "deps", ["'//g:gen' is not a C target", 'srcs = ["//g:gen"]']),
+    ("unknown-toolchain", {"g/BUILD.toml": f'[a]\n{GEN}outs = ["x"]\ntoolchains = ["bogus"]\n'},
+     "g/BUILD.toml", "a", "toolchains", ["unknown toolchain 'bogus'"]),
+    ("unknown-default-toolchain", {"BUILD.toml": '[workspace]\nname = "t"\ndefault_toolchain = "natve"\n'},
+     "BUILD.toml", "workspace", "default_toolchain", ["unknown toolchain 'natve'", "did you mean 'native'?"]),
+    ("settings-for-an-unknown-toolchain",
+     {"BUILD.toml": '[workspace]\nname = "t"\n\n[workspace.toolchains.natve]\ncompiler = "system"\n'},
+     "BUILD.toml", "workspace", "toolchains", ["unknown toolchain 'natve'"]),
+]
+
+
+@pytest.mark.parametrize("case, files, file, target, field, fragments", ANALYSIS, ids=[a[0] for a in ANALYSIS])
+def test_validate_finds_what_analysis_finds(ws, case, files, file, target, field, fragments):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write(files)
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert len(errs) == 1, [str(e) for e in errs]
+    e = errs[0]
+    assert (e.file, e.field) == (file, field) and (target is None or e.target == target), str(e)
+    for frag in fragments:
+        assert frag in str(e), (frag, str(e))
+
+
+def test_validate_json_lists_analysis_errors_with_file_target_field(ws):
+    ws.write({"g/BUILD.toml": f'[a]\n{GEN}outs = ["../up"]\n\n[b]\n{GEN}outs = ["ok"]\ntoolchains = ["nope"]\n'})
+    r = ws.run("validate", "--json")
+    assert r.returncode == 1, r.stderr
+    got = sorted((e["file"], e["target"], e["field"]) for e in json.loads(r.stdout)["errors"])
+    assert got == [("g/BUILD.toml", "a", "outs"), ("g/BUILD.toml", "b", "toolchains")]
+
+
+UNAVAILABLE = """
+from molt_build.api import Toolchain, ToolchainUnavailable
+
+class Never(Toolchain):
+    name = "never"
+    def resolve(self, ctx):
+        raise ToolchainUnavailable("'never-cc' was not found on PATH", hint="install never-cc")
+
+TOOLCHAINS = [Never()]
+"""
+
+
+def test_a_toolchain_missing_on_this_machine_does_not_make_validate_fail(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n', "plugins/never.py": UNAVAILABLE,
+              "g/BUILD.toml": f'[a]\n{GEN}outs = ["a"]\ntoolchains = ["never"]\n\n'
+                              '[lib]\nrule = "c_library"\nsrcs = ["l.c"]\ntoolchains = ["never"]\n\n'
+                              '[bin]\nrule = "c_binary"\nsrcs = ["m.c"]\ndeps = [":lib"]\ntoolchains = ["never"]\n',
+              "g/l.c": "int f(void) { return 1; }\n", "g/m.c": "int f(void);\nint main(void) { return f(); }\n",
+              "d/BUILD.toml": '[case]\nrule = "diff_test"\nsrc = "case.py"\ntoolchains = ["never"]\n',
+              "d/case.py": "print(1)\n"})
+    r = ws.run("validate")
+    assert r.returncode == 0, r.stderr
+    assert "OK: 3 package(s), 4 target(s)" in r.stderr
+    r = ws.run("build", "//g:lib", "--toolchain", "never")     # building with it says why it cannot
+    assert r.returncode == 2 and "toolchain 'never' is not available" in r.stderr, r.stderr
+    r = ws.run("build", "//d:case")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert error_lines(r.stderr)[0].startswith("ERROR: d/BUILD.toml: target 'case': field 'toolchains': lane "
+                                               "'never' is not available"), r.stderr
+
+
+def test_validate_analyses_each_target_with_its_own_toolchains(ws):
+    """A target built only with wasm is analysed in the wasm configuration, where a
+    dependency restricted to native cannot follow it: `build --toolchain wasm` fails so."""
+    ws.write({"g/BUILD.toml": '[lib]\nrule = "c_library"\nsrcs = ["l.c"]\ntoolchains = ["native"]\n\n'
+                              '[mid]\nrule = "c_library"\nsrcs = ["m.c"]\ndeps = [":lib"]\n\n'
+                              '[top]\nrule = "c_binary"\nsrcs = ["t.c"]\ndeps = [":mid"]\ntoolchains = ["wasm"]\n',
+              "g/l.c": "", "g/m.c": "", "g/t.c": "int main(void) { return 0; }\n"})
+    from molt_build.cli.validate_cmd import validate_workspace
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target) for e in errs] == [("g/BUILD.toml", "mid")], [str(e) for e in errs]
+    assert "dependency '//g:lib' cannot be built with toolchain 'wasm'" in str(errs[0])
+
+
+def test_a_crashing_rule_plugin_makes_validate_exit_37(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n',
+              "plugins/boom.py": "from molt_build.api import Attrs, Rule\n\ndef impl(ctx):\n    return 1 / 0\n\n"
+                                 "RULES = [Rule('boom', Attrs, impl, uses_toolchain=False)]\n",
+              "g/BUILD.toml": '[x]\nrule = "boom"\n'})
+    r = ws.run("validate")
+    assert r.returncode == 37, r.stderr
+    assert "Traceback" not in r.stderr and len(error_lines(r.stderr)) == 1
+    assert "moltb crashed: ZeroDivisionError" in r.stderr and "plugins/boom.py" in r.stderr
+
+
+# ------------------------------------------------------- numbers and names that make no sense
+
+SH_TEST = '[t]\nrule = "sh_test"\nsrc = "t.sh"\n'
+
+
+@pytest.mark.parametrize("line, field, fragment", [
+    ("timeout = -1", "timeout", "got -1"),
+    ("timeout = 0", "timeout", "above 0"),
+    ("timeout = nan", "timeout", "got nan"),
+    ("timeout = inf", "timeout", "got inf"),
+    ("timeout = -inf", "timeout", "got -inf"),
+    ("timeout = 1e300", "timeout", "at most 86400"),
+    ('timeout = "forever"', "timeout", "short, moderate, long, eternal"),
+    ("timeout = true", "timeout", "got True"),
+    ("shard_count = -1", "shard_count", "greater than or equal to 0"),
+    ("shard_count = 1001", "shard_count", "less than or equal to 1000"),
+    ("shard_count = 9223372036854775807", "shard_count", "less than or equal to 1000"),
+    ('env = { "A=B" = "x" }', "env", "'A=B'"),
+    ('env = { "" = "x" }', "env", "empty"),
+    ('env = { A = "x\\u0000" }', "env", "NUL"),
+    ('args = ["\\u0000"]', "args", "NUL"),
+])
+def test_test_attributes_out_of_range_are_load_errors(ws, line, field, fragment):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write({"g/BUILD.toml": f"{SH_TEST}{line}\n", "g/t.sh": "exit 0\n"})
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target, e.field) for e in errs] == [("g/BUILD.toml", "t", field)], [str(e) for e in errs]
+    assert fragment in str(errs[0]), str(errs[0])
+
+
+def test_a_diff_test_timeout_is_checked_alike(ws):
+    from molt_build.cli.validate_cmd import validate_workspace
+    ws.write({"g/BUILD.toml": '[c]\nrule = "diff_test"\nsrc = "c.py"\ntimeout = nan\n', "g/c.py": "print(1)\n"})
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.target, e.field) for e in errs] == [("c", "timeout")], [str(e) for e in errs]
+
+
+def test_shards_times_runs_per_test_is_bounded(ws):
+    ws.write({"g/BUILD.toml": f"{SH_TEST}shard_count = 100\n", "g/t.sh": "exit 0\n"})
+    r = ws.run("test", "//g:t", "--runs-per-test", "1000")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "field 'shard_count'" in r.stderr and "10000 test runs" in r.stderr
+    r = ws.run("test", "//g:t", "--runs-per-test", "1001")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "--runs-per-test" in r.stderr, r.stderr
+
+
+def test_an_output_named_like_a_subpackage_leaves_that_package_alone(ws):
+    """It used to report success, delete the subpackage's outputs, then crash."""
+    ws.write({"p/q/BUILD.toml": f'[b]\n{GEN}outs = ["y"]\n'})
+    assert ws.run("build", "//...").returncode == 0
+    made = ws.out("p/q/y")
+    assert made.exists()
+    ws.write({"p/BUILD.toml": f'[a]\n{GEN}outs = ["q"]\n'})
+    for args, code in ((("validate",), 1), (("build", "//..."), 2), (("build", "//p:a"), 2)):
+        r = ws.run(*args)
+        assert r.returncode == code and "Traceback" not in r.stderr, (args, r.stderr)
+        assert error_lines(r.stderr) == ["ERROR: p/BUILD.toml: target 'a': field 'outs': output 'q' lies in "
+                                         "subpackage '//p/q': a package's outputs stay out of its subpackages"]
+    assert made.exists()
+
+
+def test_a_plugin_rule_declaring_one_output_from_two_actions_is_an_analysis_error(ws):
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\nplugin_dirs = ["plugins"]\n',
+              "plugins/twice.py": "from molt_build.api import Attrs, Rule\n\ndef impl(ctx):\n"
+                                  "    out = ctx.declare_output('o')\n"
+                                  "    for _ in range(2):\n"
+                                  "        ctx.action(mnemonic='W', argv=['touch', out.path], inputs=[], outputs=[out])\n"
+                                  "    return []\n\nRULES = [Rule('twice', Attrs, impl, uses_toolchain=False)]\n",
+              "g/BUILD.toml": '[x]\nrule = "twice"\n'})
+    from molt_build.cli.validate_cmd import validate_workspace
+    errs, _, _ = validate_workspace(str(ws.root))
+    assert [(e.file, e.target) for e in errs] == [("g/BUILD.toml", "x")], [str(e) for e in errs]
+    assert "already produced by another action of this target" in errs[0].message

@@ -13,4 +13,11 @@ from molt_build.cli import (build_cmd, cache_cmd, clean_cmd, explain_cmd, info_c
 
 
 def run() -> None:
-    app()
+    """Run the CLI. What escapes a command is reported by crash.handle: one line and
+    exit 36 for the machine, 37 for a bug (traceback in the event log)."""
+    import sys
+    try:
+        app()
+    except Exception as e:
+        from molt_build import crash
+        sys.exit(crash.handle(e, command=" ".join(sys.argv[1:2])))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from molt_build.errors import MoltbError
+from molt_build.errors import MoltbError, environment_problem
 
 CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (env MOLTB_CACHE_DIR).")]
 Remote = Annotated[Optional[str], typer.Option("--remote", help="Remote cache URL (env MOLTB_REMOTE).")]
@@ -21,18 +21,24 @@ Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="More detail (eve
 
 
 def abort(err: MoltbError) -> None:
-    sys.stderr.write(f"ERROR: {err}\n")
-    raise typer.Exit(err.exit_code)
+    from molt_build import crash
+    raise typer.Exit(crash.handle(err, sys.stderr, command=" ".join(sys.argv[1:2])))
 
 
 def handles_errors(fn):
-    """Turn user errors into their message and exit code; never a traceback."""
+    """Turn user errors into their message and exit code, and an OS error saying the
+    machine cannot take what moltb writes into exit 36; never a traceback."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except MoltbError as e:
             abort(e)
+        except OSError as e:
+            env = environment_problem(e)
+            if env is None:
+                raise
+            abort(env)
     return wrapper
 
 
