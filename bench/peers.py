@@ -9,8 +9,12 @@ moltb runs twice on C: with its default zig cc, and configured to use the system
 that ninja uses (`[workspace.toolchains.native] compiler = "system"`).
 
   bench/peers.py [--gen PATH/gen_peers.py] [--only copy|c] [--copy-n N] [--record]
+                 [--sandboxes namespace,light]
 
---record appends the table, with commit, machine and date, to docs/benchmarks/peers.md.
+--sandboxes runs every moltb row once per sandbox (`--sandbox=...`) and adds what the
+namespace sandbox costs per action (wall and CPU, full build) beside the light one;
+--record then appends to docs/benchmarks/sandbox.md. Without it moltb runs with its
+default sandbox and --record appends to docs/benchmarks/peers.md.
 """
 from __future__ import annotations
 
@@ -36,21 +40,26 @@ def moltb_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [shutil.which("moltb") or "moltb"]
 
 
-def timed(cmd, cwd, env) -> tuple[float, int]:
-    """(wall seconds, peak RSS KiB of the process tree's largest process)."""
+def timed(cmd, cwd, env, cpu: list | None = None) -> tuple[float, int]:
+    """(wall seconds, peak RSS KiB of the process tree's largest process); appends the
+    CPU seconds (user + system, children included) to `cpu` when given."""
     t = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+    r = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t
     if r.returncode:
         raise RuntimeError(f"{cmd} in {cwd} failed ({r.returncode}): {r.stderr[-800:]}")
-    rss = int(r.stderr.strip().splitlines()[-1])
-    return wall, rss
+    rss, user, system = r.stderr.strip().splitlines()[-1].split()
+    if cpu is not None:
+        cpu.append(float(user) + float(system))
+    return wall, int(rss)
 
 
 def measure(tool: str, cmd: list[str], ws: Path, env: dict, kind: str, fresh_root: Path | None) -> dict:
     row = {}
-    row["full"], row["rss_kb"] = timed(cmd, ws, env)
+    cpu: list[float] = []
+    row["full"], row["rss_kb"] = timed(cmd, ws, env, cpu)
+    row["cpu"] = cpu[0]
     timed(cmd, ws, env)
     noops = [timed(cmd, ws, env)[0] for _ in range(5)]
     row["noop"] = statistics.median(noops)
@@ -74,11 +83,13 @@ def generate(gen: Path, ws: Path, kind: str, n: int) -> None:
 
 def run(kind: str, args, root: Path) -> dict[str, dict]:
     rows = {}
-    variants = [("ninja", None), ("moltb", None)]
-    if kind == "c":
-        variants.append(("moltb (system cc)", "system"))
-    for tool, compiler in variants:
-        ws = root / f"{kind}_{tool.split()[0]}{'_sys' if compiler else ''}"
+    moltbs = [("moltb", None)] + ([("moltb (system cc)", "system")] if kind == "c" else [])
+    variants = [("ninja", None, "")]
+    for name, compiler in moltbs:
+        variants += [(f"{name} [{sb}]", compiler, sb) for sb in args.sandboxes] if args.sandboxes else \
+            [(name, compiler, "")]
+    for tool, compiler, sandbox in variants:
+        ws = root / f"{kind}_{tool.split()[0]}{'_sys' if compiler else ''}{'_' + sandbox if sandbox else ''}"
         generate(args.gen, ws, kind, args.copy_n)
         env = dict(os.environ, MOLTB_CACHE_DIR=str(root / f"cache_{ws.name}"))
         if tool == "ninja":
@@ -87,7 +98,7 @@ def run(kind: str, args, root: Path) -> dict[str, dict]:
             if compiler:
                 with open(ws / "BUILD.toml", "a") as f:
                     f.write(f'\n[workspace.toolchains.native]\ncompiler = "{compiler}"\n')
-            cmd = [*moltb_cmd(), "build", "//...", "-j2", "-q"]
+            cmd = [*moltb_cmd(), "build", "//...", "-j2", "-q", *([f"--sandbox={sandbox}"] if sandbox else [])]
         rows[tool] = measure(tool, cmd, ws, env, kind, root if tool != "ninja" else None)
         print(f"  {kind} {tool}: {rows[tool]}", file=sys.stderr)
     return rows
@@ -131,20 +142,30 @@ def record(name: str, title: str, text: str) -> None:
     print(f"recorded in {out}", file=sys.stderr)
 
 
-def table(result: dict) -> str:
-    out = ["| workload | tool | full -j2 s | no-op s | one edit s | fresh copy, warm cache s | peak RSS MiB |",
-           "|---|---|---|---|---|---|---|"]
+def table(result: dict, actions: dict[str, int]) -> str:
+    out = ["| workload | tool | full -j2 s | full CPU s | no-op s | one edit s | fresh copy, warm cache s "
+           "| peak RSS MiB |", "|---|---|---|---|---|---|---|---|"]
     for kind, rows in result.items():
         for tool, r in rows.items():
             fw = f"{r['fresh_warm']:.2f}" if "fresh_warm" in r else "-"
-            out.append(f"| {kind} | {tool} | {r['full']:.2f} | {r['noop']:.3f} | {r['edit']:.2f} | {fw} | "
-                       f"{r['rss_kb'] / 1024:.0f} |")
+            out.append(f"| {kind} | {tool} | {r['full']:.2f} | {r['cpu']:.1f} | {r['noop']:.3f} | {r['edit']:.2f} | "
+                       f"{fw} | {r['rss_kb'] / 1024:.0f} |")
     for kind, rows in result.items():
         n = rows["ninja"]
         for tool, m in rows.items():
             if tool != "ninja":
                 out.append(f"\n{kind}, {tool} / ninja: full {m['full'] / n['full']:.2f}x, "
                            f"no-op {m['noop'] / n['noop']:.2f}x, one edit {m['edit'] / n['edit']:.2f}x")
+    for kind, rows in result.items():
+        for tool, ns in rows.items():
+            light = rows.get(tool.replace("[namespace]", "[light]"))
+            if "[namespace]" not in tool or light is None:
+                continue
+            n = actions[kind]
+            out.append(f"\n{kind}, {tool.replace(' [namespace]', '')}: the namespace sandbox costs "
+                       f"{(ns['full'] - light['full']) / n * 1000:.2f} ms of wall time per action at -j2 and "
+                       f"{(ns['cpu'] - light['cpu']) / n * 1000:.2f} ms of CPU per action "
+                       f"({n} actions, full build)")
     return "\n".join(out)
 
 
@@ -154,6 +175,8 @@ def main() -> None:
     ap.add_argument("--copy-n", type=int, default=10000)
     ap.add_argument("--only", choices=["copy", "c"])
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--sandboxes", type=lambda s: [x for x in s.split(",") if x], default=[],
+                    help="comma-separated sandboxes to run moltb with, e.g. namespace,light")
     args = ap.parse_args()
     if not args.gen.exists():
         sys.exit(f"gen_peers.py not found at {args.gen} (pass --gen)")
@@ -162,10 +185,15 @@ def main() -> None:
         result = {k: run(k, args, root) for k in ([args.only] if args.only else ["copy", "c"])}
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    text = table(result)
+    actions = {"copy": args.copy_n, "c": 2051}
+    text = table(result, actions)
     print(text)
     if args.record:
-        record("peers.md", "moltb beside ninja (bench/peers.py)", text)
+        if args.sandboxes:
+            record("sandbox.md", "What the sandbox costs: moltb in each sandbox beside ninja (bench/peers.py "
+                   "--sandboxes)", text)
+        else:
+            record("peers.md", "moltb beside ninja (bench/peers.py)", text)
 
 
 if __name__ == "__main__":

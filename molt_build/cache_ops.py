@@ -133,6 +133,7 @@ class PruneReport:
     bytes_removed: int = 0
     bytes_kept: int = 0
     tmp_removed: int = 0
+    locks_removed: int = 0          # lock files no process held (left by killed processes)
     analyses_removed: int = 0
 
 
@@ -191,6 +192,8 @@ def prune(cache_dir: str, max_size: int | None, max_age: float | None, now: floa
         except OSError:
             pass
     report.tmp_removed = _clean_tmp(cache_dir)
+    from molt_build.locks import KeyLocks
+    report.locks_removed = KeyLocks(cache_dir).sweep()
     if max_age is not None:
         report.analyses_removed = _prune_analyses(cache_dir, now - max_age, now - grace_s)
     return report

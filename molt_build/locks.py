@@ -46,7 +46,11 @@ class KeyLocks:
         lock = self._filelock.FileLock(os.path.join(self.dir, key + ".lock"), blocking=False,
                                        thread_local=False)
         try:
-            lock.acquire()
+            try:
+                lock.acquire()
+            except FileNotFoundError:       # the directory went with another process's last lock
+                os.makedirs(self.dir, exist_ok=True)
+                lock.acquire()
         except self._filelock.Timeout:
             return False
         self._held[key] = lock
@@ -65,5 +69,21 @@ class KeyLocks:
                 pass
 
     def release_all(self) -> None:
+        """Release every lock; the directory goes too when no other process has one."""
         for key in list(self._held):
             self.release(key)
+        try:
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+    def sweep(self) -> int:
+        """Remove lock files no process holds (left by processes killed with SIGKILL)."""
+        n = 0
+        for name in os.listdir(self.dir) if os.path.isdir(self.dir) else ():
+            key = name[:-len(".lock")] if name.endswith(".lock") else None
+            if key and key not in self._held and self.try_acquire(key):
+                self.release(key)
+                n += 1
+        self.release_all()
+        return n

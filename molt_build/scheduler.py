@@ -8,6 +8,7 @@ kills every running process group and ends with exit 8.
 """
 from __future__ import annotations
 
+import errno
 import heapq
 import json
 import os
@@ -25,7 +26,7 @@ from molt_build.actiongraph import ActionGraph, Node
 from molt_build.model import ToolchainInfo
 from molt_build.cas import CAS, BlobMissing
 from molt_build.digests import DigestCache, hash_file
-from molt_build.errors import Interrupted
+from molt_build.errors import Interrupted, environment_problem
 from molt_build.events import EventLog
 from molt_build.executor import LocalExecutor, Spawn, SpawnResult
 from molt_build.progress import Progress
@@ -181,6 +182,8 @@ class Scheduler:
                 if node.id == self._solo_running:
                     self._solo_running = None
                 exc = fut.exception()
+                if exc is not None and self._machine_failed(exc):
+                    raise exc                       # disk full, unwritable cache: exit 36, not a failed action
                 res = fut.result() if exc is None else SpawnResult(-1, error=f"{type(exc).__name__}: {exc}")
                 self._finish_executed(node, ready, res)
                 self._maybe_flush()
@@ -200,6 +203,16 @@ class Scheduler:
                     self.locks.release_all()
         self._flush()
         return self.stats
+
+    def _machine_failed(self, exc: BaseException) -> bool:
+        """An error storing an action's results that is the machine's (a full disk, a
+        read-only or unwritable cache), not the action's."""
+        if not isinstance(exc, OSError) or environment_problem(exc) is None:
+            return False
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            return True
+        cache_dir = os.path.dirname(self.cas.root)
+        return bool(exc.filename) and os.path.abspath(str(exc.filename)).startswith(cache_dir + os.sep)
 
     def _submit(self, pool, node: Node, ready: _Ready, **extra) -> None:
         ready.started = time.monotonic()

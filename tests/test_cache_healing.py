@@ -9,6 +9,7 @@ import random
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 
 from conftest import HEADER
@@ -231,3 +232,36 @@ def test_eight_builders_with_cache_clear_and_prune_between_them(make_ws):
             assert "Traceback" not in r.stderr, r.stderr
             assert r.returncode == 0, r.stderr
         assert ops, "the maintenance never overlapped the builds"
+
+
+def test_lock_files_go_with_their_last_holder_and_prune_sweeps_stale_ones(ws):
+    from molt_build.locks import KeyLocks, lock_dir
+    ws.write(CHAIN)
+    assert ws.run("build", "//:use").returncode == 0
+    d = lock_dir(str(ws.cache))
+    assert not os.path.exists(d), os.listdir(d)
+    # A holder killed with SIGKILL leaves its lock file; prune removes it (not a held one).
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from molt_build.locks import KeyLocks
+locks = KeyLocks({str(ws.cache)!r})
+assert locks.try_acquire("a" * 32)
+print("held", flush=True)
+time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        live = KeyLocks(str(ws.cache))
+        assert live.try_acquire("b" * 32)
+        holder.kill()
+        holder.wait()
+        assert sorted(os.listdir(d)) == ["a" * 32 + ".lock", "b" * 32 + ".lock"]
+        r = ws.run("cache", "prune", "--max-age", "30d", "--json")
+        assert r.returncode == 0, r.stderr
+        assert '"locks_removed": 1' in r.stdout, r.stdout
+        assert os.listdir(d) == ["b" * 32 + ".lock"]          # held: kept
+        live.release_all()
+        assert not os.path.exists(d)
+    finally:
+        holder.kill()
+        holder.wait()

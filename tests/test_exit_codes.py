@@ -118,6 +118,39 @@ def test_disk_full_during_a_build_exits_36_and_the_log_says_so(ws, monkeypatch):
     assert read_log(outcome.event_log)[-1]["exit_code"] == EXIT_ENVIRONMENT
 
 
+def _full_disk_build(ws, full: str, *args: str):
+    """`moltb build` with `full` (a directory) on a 256 KiB file system of its own, in a
+    private mount namespace (needs root; skipped elsewhere)."""
+    mount = f"mount -t tmpfs -o size=256k tmpfs {full}"
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c", f"mkdir -p {full} && {mount}"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {probe.stderr.strip()}")
+    return subprocess.run(["unshare", "--mount", "sh", "-c", f'{mount} && exec "$@"', "sh",
+                           sys.executable, "-m", "molt_build", "build", "//...", *args],
+                          cwd=ws.root, env=ws.env(), capture_output=True, text=True, timeout=300)
+
+
+BIG = {"BUILD.toml": HEADER, "p/BUILD.toml": '[big]\nrule = "genrule"\nouts = ["big.bin"]\n'
+                                             'cmd = "head -c 1048576 /dev/zero > $@"\n'}
+
+
+@pytest.mark.parametrize("where", ["moltb-out", "cache"])
+def test_a_real_full_disk_exits_36_and_a_later_build_succeeds(ws, where):
+    ws.write(BIG)
+    full = ws.root / "moltb-out" if where == "moltb-out" else ws.cache
+    full.mkdir(parents=True, exist_ok=True)
+    r = _full_disk_build(ws, str(full))
+    line = one_clean_error(r, EXIT_ENVIRONMENT)
+    assert "No space left on device" in line
+    assert ws.finished()["exit_code"] == EXIT_ENVIRONMENT
+    # Nothing half-written was kept: with room again the build succeeds and is right.
+    r = ws.run("build", "//...")
+    assert r.returncode == 0, r.stderr
+    assert ws.out("p/big.bin").stat().st_size == 1 << 20
+    assert ws.run("cache", "verify").returncode == 0
+
+
 # ------------------------------------------------------------------------------ 37
 
 def test_a_crashing_rule_plugin_exits_37_naming_rule_plugin_and_target(ws):
