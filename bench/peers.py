@@ -40,26 +40,53 @@ def moltb_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [shutil.which("moltb") or "moltb"]
 
 
+def busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (user, system, interrupts), from
+    /proc/stat: it also counts what the kernel does for namespaces and processes that
+    are not waited for by the command's own process tree (rusage misses those)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(cmd, cwd, env, cpu: list | None = None) -> tuple[float, int]:
     """(wall seconds, peak RSS KiB of the process tree's largest process); appends the
-    CPU seconds (user + system, children included) to `cpu` when given."""
+    machine's busy CPU seconds during the command to `cpu` when given."""
+    busy = busy_seconds()
     t = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t
+    if cpu is not None:
+        cpu.append(busy_seconds() - busy)
     if r.returncode:
         raise RuntimeError(f"{cmd} in {cwd} failed ({r.returncode}): {r.stderr[-800:]}")
-    rss, user, system = r.stderr.strip().splitlines()[-1].split()
-    if cpu is not None:
-        cpu.append(float(user) + float(system))
-    return wall, int(rss)
+    return wall, int(r.stderr.strip().splitlines()[-1])
 
 
-def measure(tool: str, cmd: list[str], ws: Path, env: dict, kind: str, fresh_root: Path | None) -> dict:
+def clean(tool: str, ws: Path, env: dict) -> None:
+    """Back to a cold state: no outputs, and for moltb an empty cache."""
+    if tool == "ninja":
+        subprocess.run(["ninja", "-t", "clean"], cwd=ws, stdout=subprocess.DEVNULL, check=True)
+        return
+    for d in (ws / "moltb-out", ws / "logs", Path(env["MOLTB_CACHE_DIR"])):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def measure(tool: str, cmd: list[str], ws: Path, env: dict, kind: str, fresh_root: Path | None,
+            repeat: int = 1) -> dict:
+    """Full build (the median of `repeat` cold builds), no-op, one edit, fresh copy."""
     row = {}
-    cpu: list[float] = []
-    row["full"], row["rss_kb"] = timed(cmd, ws, env, cpu)
-    row["cpu"] = cpu[0]
+    fulls = []
+    for i in range(repeat):
+        if i:
+            clean(tool, ws, env)
+        cpu: list[float] = []
+        wall, rss = timed(cmd, ws, env, cpu)
+        fulls.append((wall, cpu[0], rss))
+    row["full"], row["cpu"], row["rss_kb"] = sorted(fulls)[len(fulls) // 2]
+    row["fulls"] = [round(w, 2) for w, _c, _r in fulls]
     timed(cmd, ws, env)
     noops = [timed(cmd, ws, env)[0] for _ in range(5)]
     row["noop"] = statistics.median(noops)
@@ -99,7 +126,7 @@ def run(kind: str, args, root: Path) -> dict[str, dict]:
                 with open(ws / "BUILD.toml", "a") as f:
                     f.write(f'\n[workspace.toolchains.native]\ncompiler = "{compiler}"\n')
             cmd = [*moltb_cmd(), "build", "//...", "-j2", "-q", *([f"--sandbox={sandbox}"] if sandbox else [])]
-        rows[tool] = measure(tool, cmd, ws, env, kind, root if tool != "ninja" else None)
+        rows[tool] = measure(tool, cmd, ws, env, kind, root if tool != "ninja" else None, args.repeat)
         print(f"  {kind} {tool}: {rows[tool]}", file=sys.stderr)
     return rows
 
@@ -143,13 +170,14 @@ def record(name: str, title: str, text: str) -> None:
 
 
 def table(result: dict, actions: dict[str, int]) -> str:
-    out = ["| workload | tool | full -j2 s | full CPU s | no-op s | one edit s | fresh copy, warm cache s "
-           "| peak RSS MiB |", "|---|---|---|---|---|---|---|---|"]
+    out = ["| workload | tool | full -j2 s (runs) | machine CPU s, full | no-op s | one edit s "
+           "| fresh copy, warm cache s | peak RSS MiB |", "|---|---|---|---|---|---|---|---|"]
     for kind, rows in result.items():
         for tool, r in rows.items():
             fw = f"{r['fresh_warm']:.2f}" if "fresh_warm" in r else "-"
-            out.append(f"| {kind} | {tool} | {r['full']:.2f} | {r['cpu']:.1f} | {r['noop']:.3f} | {r['edit']:.2f} | "
-                       f"{fw} | {r['rss_kb'] / 1024:.0f} |")
+            runs = f" ({', '.join(f'{x:.1f}' for x in r['fulls'])})" if len(r["fulls"]) > 1 else ""
+            out.append(f"| {kind} | {tool} | {r['full']:.2f}{runs} | {r['cpu']:.1f} | {r['noop']:.3f} | "
+                       f"{r['edit']:.2f} | {fw} | {r['rss_kb'] / 1024:.0f} |")
     for kind, rows in result.items():
         n = rows["ninja"]
         for tool, m in rows.items():
@@ -164,7 +192,7 @@ def table(result: dict, actions: dict[str, int]) -> str:
             n = actions[kind]
             out.append(f"\n{kind}, {tool.replace(' [namespace]', '')}: the namespace sandbox costs "
                        f"{(ns['full'] - light['full']) / n * 1000:.2f} ms of wall time per action at -j2 and "
-                       f"{(ns['cpu'] - light['cpu']) / n * 1000:.2f} ms of CPU per action "
+                       f"{(ns['cpu'] - light['cpu']) / n * 1000:.2f} ms of machine CPU per action "
                        f"({n} actions, full build)")
     return "\n".join(out)
 
@@ -175,6 +203,7 @@ def main() -> None:
     ap.add_argument("--copy-n", type=int, default=10000)
     ap.add_argument("--only", choices=["copy", "c"])
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="cold full builds per row (the median is shown)")
     ap.add_argument("--sandboxes", type=lambda s: [x for x in s.split(",") if x], default=[],
                     help="comma-separated sandboxes to run moltb with, e.g. namespace,light")
     args = ap.parse_args()

@@ -399,9 +399,14 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
 def key_policy(rlimit_mb: int):
     """What a request adds to the keys of test runs: the memory cap and the identity of
     the helper that wraps test processes (see action_status.KeyPolicy)."""
+    import xxhash
+
     from molt_build.action_status import KeyPolicy
+    from molt_build.executor import RLIMIT_SH
+    from molt_build.namespace_sandbox import COUNT_LEFTOVERS
     from molt_build.tools import helper_digest
-    return KeyPolicy(rlimit_mb=rlimit_mb, test_runner=helper_digest("molt_build.rss_exec"))
+    wrappers = xxhash.xxh3_128_hexdigest("\0".join((RLIMIT_SH, COUNT_LEFTOVERS)).encode())
+    return KeyPolicy(rlimit_mb=rlimit_mb, test_runner=f"{helper_digest('molt_build.rss_exec')}/{wrappers}")
 
 
 def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
