@@ -231,3 +231,4 @@ def test_a_full_disk_met_by_a_rule_is_an_environment_problem_not_a_crash(ws):
     for args in (("build", "//..."), ("validate",)):
         line = one_clean_error(ws.run(*args), EXIT_ENVIRONMENT)
         assert "No space left on device: /some/disk" in line and "crashed" not in line, line
+
