@@ -2,10 +2,12 @@
 dependency order, collecting declared actions and providers. Rules never run anything."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import posixpath
 from dataclasses import dataclass, field
 
-from molt_build.api import (Action, DefaultInfo, Dep, File, Provider, RuleContext,
+from molt_build.api import (Action, DefaultInfo, Dep, File, LaneInfo, Provider, RuleContext,
                             ToolchainContext, ToolchainInfo)
 from molt_build.errors import (AnalysisError, EnvironmentProblem, InternalError, MoltbError, ToolchainUnavailable,
                                environment_problem)
@@ -15,6 +17,9 @@ from molt_build.packages import PackageTree
 from molt_build.registry import Registry
 from molt_build.layout import OUT_DIR
 from molt_build.workspace import Workspace
+from molt_build.workspace_lanes import HOST, WorkspaceLane
+
+HOST_TOOLCHAIN = "native"      # what the host configuration builds with
 
 
 @dataclass
@@ -37,38 +42,111 @@ class AnalysisResult:
 
 
 class ToolchainResolver:
-    """Resolves toolchains lazily (a genrule-only build never probes a compiler)."""
+    """Resolves toolchains lazily (a genrule-only build never probes a compiler). A
+    workspace lane is resolved by analysing its `toolchain` target (and the compiler it
+    names) in the host configuration; `host` itself is the native toolchain."""
 
     def __init__(self, ws: Workspace, registry: Registry, profile: str):
         self.ws, self.registry, self.profile = ws, registry, profile
         self.resolved: dict[str, ToolchainInfo] = {}
+        self.host: HostAnalysis | None = None
+        self._resolving: set[str] = set()
 
     def get(self, name: str) -> ToolchainInfo:
         info = self.resolved.get(name)
-        if info is None:
-            tc = self.registry.toolchain(name)
-            ctx = ToolchainContext(settings=self.ws.config.toolchains.get(name, {}), profile=self.profile,
-                                   cache_dir=self.ws.cache_dir, workspace_root=self.ws.root)
-            try:
-                info = tc.resolve(ctx)
-            except ToolchainUnavailable as e:
-                e.message = f"toolchain '{name}' is not available: {e.message}"
-                raise
-            except MoltbError:
-                raise
-            except Exception as e:  # a bug in the toolchain plugin: exit 37, naming it
-                if environment_problem(e):
-                    raise environment_problem(e) from e
-                origin = self.registry.origins.get(("toolchain", name), "?")
-                raise InternalError(f"{type(e).__name__}: {e} (in toolchain '{name}' from {origin})") from e
-            self.resolved[name] = info
+        if info is not None:
+            return info
+        if name == HOST:
+            info = dataclasses.replace(self.get(HOST_TOOLCHAIN), name=HOST)
+        elif isinstance(self.registry.toolchains.get(name), WorkspaceLane):
+            info = self._lane(self.registry.toolchains[name])
+        else:
+            info = self._plugin(name)
+        self.resolved[name] = info
         return info
+
+    def _lane(self, lane: WorkspaceLane) -> ToolchainInfo:
+        if self.host is None:
+            raise ToolchainUnavailable(f"lane '{lane.name}' cannot be resolved here")
+        if lane.name in self._resolving:
+            raise AnalysisError(f"lane '{lane.name}' needs itself to build its compiler", file=lane.file,
+                                target=lane.label.name, field="compiler")
+        self._resolving.add(lane.name)
+        try:
+            ct = self.host.analyze(lane.label)
+        finally:
+            self._resolving.discard(lane.name)
+        declared = ct.providers.get(LaneInfo)
+        if declared is None or declared.toolchain.name != lane.name:
+            raise AnalysisError(f"{lane.label} does not declare lane '{lane.name}'", file=lane.file,
+                                target=lane.label.name, field="lane")
+        return with_environment(declared.toolchain)
+
+    def _plugin(self, name: str) -> ToolchainInfo:
+        tc = self.registry.toolchain(name)
+        ctx = ToolchainContext(settings=self.ws.config.toolchain_settings.get(name, {}), profile=self.profile,
+                               cache_dir=self.ws.cache_dir, workspace_root=self.ws.root)
+        try:
+            return tc.resolve(ctx)
+        except ToolchainUnavailable as e:
+            e.message = f"toolchain '{name}' is not available: {e.message}"
+            raise
+        except MoltbError:
+            raise
+        except Exception as e:  # a bug in the toolchain plugin: exit 37, naming it
+            if environment_problem(e):
+                raise environment_problem(e) from e
+            origin = self.registry.origins.get(("toolchain", name), "?")
+            raise InternalError(f"{type(e).__name__}: {e} (in toolchain '{name}' from {origin})") from e
+
+
+def with_environment(info: ToolchainInfo) -> ToolchainInfo:
+    """A lane with what it takes from the user's environment: `pass_env` values join
+    its (keyed) env; `private_pass_env` ones its private env, not keyed, and, being a
+    tool's own state, writable in the namespace sandbox. A passed PATH's directories
+    are visible (read-only) there."""
+    env = dict(info.env)
+    env.update({k: os.environ[k] for k in info.pass_env if k in os.environ})
+    private = dict(info.private_env)
+    private.update({k: os.environ[k] for k in info.private_pass_env if k in os.environ})
+    paths = list(info.sandbox_paths)
+    if "PATH" in info.pass_env:
+        paths += [d for d in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(d) and os.path.isdir(d)]
+    return dataclasses.replace(info, env=env, private_env=private, sandbox_paths=tuple(paths))
+
+
+class HostAnalysis:
+    """Targets a lane needs (its toolchain target, the compiler), analysed once each in
+    the host configuration, in dependency order."""
+
+    def __init__(self, targets: dict[Label, Target], order: list[Label], resolver: ToolchainResolver,
+                 result: AnalysisResult, profile: str, options: dict | None):
+        self.targets, self.order, self.resolver = targets, order, resolver
+        self.result, self.profile, self.options = result, profile, options
+        self.config = f"{HOST}-{profile}"
+        self.out_root = f"{OUT_DIR}/{self.config}"
+
+    def analyze(self, label: Label) -> ConfiguredTarget:
+        needed, stack = set(), [label]
+        while stack:
+            l = stack.pop()
+            if l not in needed and l in self.targets:
+                needed.add(l)
+                stack.extend(d for _, d in self.targets[l].dep_edges())
+        for l in self.order:
+            if l in needed and (self.config, l) not in self.result.configured:
+                ct = _analyze_one(self.targets[l], self.config, self.out_root, self.profile, self.resolver, HOST,
+                                  self.result, self.options)
+                self.result.configured[(self.config, l)] = ct
+                self.result.actions.extend(ct.actions)
+        return self.result.configured[(self.config, label)]
 
 
 def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], order: list[Label],
             requested: list[Label], explicit: set[Label], toolchain_names: list[str],
             profile: str, options: dict | None = None, packages: PackageTree | None = None,
-            errors: list[MoltbError] | None = None) -> AnalysisResult:
+            errors: list[MoltbError] | None = None,
+            lanes: tuple[dict[Label, Target], list[Label]] | None = None) -> AnalysisResult:
     """Analyse `order` (dependencies first) in each toolchain's configuration.
 
     `packages`: the package tree, so an output inside a subpackage is an error.
@@ -78,6 +156,8 @@ def analyze(ws: Workspace, registry: Registry, targets: dict[Label, Target], ord
     as are its dependents. Otherwise the first error raises."""
     result = AnalysisResult()
     resolver = ToolchainResolver(ws, registry, profile)
+    if lanes is not None:   # the targets workspace lanes need: analysed on first use, in the host config
+        resolver.host = HostAnalysis({**lanes[0], **targets}, lanes[1], resolver, result, profile, options)
     requested_set = set(requested)
     for tc_name in toolchain_names:
         registry.toolchain(tc_name)  # unknown name: a usage error before any work

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from molt_build.model import Action, DefaultInfo, File, ToolchainInfo
 from molt_build.labels import Label
 
-FORMAT = 7
+FORMAT = 8
 
 
 @dataclass
@@ -44,7 +44,7 @@ def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
                     a.retries, a.toolchain, a.requirements)
                    for a in actions]
     enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner,
-                  t.run_prefix, t.sandbox_paths) for n, t in toolchains.items()}
+                  t.run_prefix, t.sandbox_paths, t.pass_env, t.private_pass_env) for n, t in toolchains.items()}
     return {"format": FORMAT, "actions": enc_actions, "top": top, "skipped": skipped, "toolchains": enc_tc,
             "prior": prior}
 
@@ -68,7 +68,7 @@ def decode(data: dict) -> CachedAnalysis | None:
                               test, retries, tc_name, tuple(requirements)))
     toolchains = {n: ToolchainInfo(name=n, fingerprint=fp, env=env, private_env=penv, tool_files=tuple(tf),
                                    tool_dirs=tuple(td), version=ver, runner=runner, run_prefix=tuple(rp),
-                                   sandbox_paths=tuple(sp))
-                  for n, (fp, env, penv, tf, td, ver, runner, rp, sp) in data["toolchains"].items()}
+                                   sandbox_paths=tuple(sp), pass_env=tuple(pe), private_pass_env=tuple(ppe))
+                  for n, (fp, env, penv, tf, td, ver, runner, rp, sp, pe, ppe) in data["toolchains"].items()}
     return CachedAnalysis(actions, [tuple(t) for t in data["top"]], [tuple(s) for s in data["skipped"]],
                           toolchains, data["prior"])

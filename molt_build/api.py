@@ -24,7 +24,8 @@ from molt_build.tools import interpreter_paths, python_tool  # noqa: F401  (re-e
 __all__ = [
     "Action", "AnalysisError", "Attrs", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
     "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "TEST_TIMEOUTS", "Timeout", "Tool",
-    "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "interpreter_paths", "probe_tool",
+    "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "ToolInfo", "ToolRef", "LaneInfo",
+    "interpreter_paths", "is_label_text", "probe_tool",
     "python_tool",
 ]
 
@@ -42,12 +43,41 @@ class _SourceMarker:
 
 
 EXECUTION_TAGS = ("requires-network", "no-sandbox")   # tags that change how a target's actions run
+class _ToolRefMarker:
+    """Annotated marker: the field holds a label of a tool target, or a program name."""
+
+
 LABELS = _LabelMarker()
 SOURCES = _SourceMarker()
+TOOLREF = _ToolRefMarker()
 
 LabelList = Annotated[list[str], LABELS]
 SourceList = Annotated[list[str], SOURCES]
 SourceFile = Annotated[str, SOURCES]       # one source path or label (e.g. a test's `src`)
+ToolRef = Annotated[str, TOOLREF]          # a label (a dependency) or the name of a program on PATH
+
+
+def is_label_text(text: str) -> bool:
+    return text.startswith(":") or text.startswith("//")
+
+
+@dataclass(frozen=True)
+class ToolInfo(Provider):
+    """What a runnable tool target offers: the tool (argv, files, env) that actions
+    declare with `ctx.action(tools=[...])` (e.g. a compiler written in Python)."""
+
+    tool: Tool
+    identity: str = ""           # what else names it (e.g. the interpreter that runs it)
+
+
+@dataclass(frozen=True)
+class LaneInfo(Provider):
+    """What a `toolchain` target offers: the lane it declares, resolved. The core adds
+    what it takes from the user's environment (`pass_env`, `private_pass_env`)."""
+
+    toolchain: ToolchainInfo
+    compiler: str = ""                 # the compiler target's label, or the program's name
+    identity_files: tuple[File, ...] = ()   # files keyed into every compile (compiler, fingerprint_inputs)
 
 
 class Attrs(BaseModel):

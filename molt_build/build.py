@@ -248,6 +248,14 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
                  shared=entry)
 
 
+def lane_targets(loader, registry):
+    """The targets the workspace's lanes need (their toolchain targets and compilers),
+    loaded so analysis can build a lane's compiler when something uses the lane."""
+    from molt_build.workspace_lanes import WorkspaceLane
+    labels = [t.label for t in registry.toolchains.values() if isinstance(t, WorkspaceLane)]
+    return loader.closure(labels) if labels else ({}, [])
+
+
 def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     from molt_build.analysis import analyze
     from molt_build.api import DefaultInfo
@@ -255,7 +263,7 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     from molt_build.loading import Loader
     from molt_build.registry import build_registry
 
-    registry = build_registry(ws.root, ws.config.plugin_dirs)
+    registry = build_registry(ws.root, ws.config.plugin_dirs, ws)
     loader = Loader(ws, registry)
     loader.check_workspace()
     cwd_pkg = noop.cwd_package(ws.root, cwd)
@@ -272,7 +280,8 @@ def _analyze(ws, req: BuildRequest, cwd: str) -> _Plan:
     if profile not in ("dev", "release"):
         raise UsageError(f"unknown profile '{profile}' (use dev or release)")
     result = analyze(ws, registry, targets, order, labels, explicit, toolchain_names, profile,
-                     options={"runs_per_test": req.runs_per_test}, packages=loader.tree)
+                     options={"runs_per_test": req.runs_per_test}, packages=loader.tree,
+                     lanes=lane_targets(loader, registry))
     top = []
     for ct in result.top_level:
         info = ct.providers[DefaultInfo]
@@ -385,7 +394,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         c = outcome.tests
         extra = "".join(f", {c[k]} {k}" for k in ("xfail", "skipped") if c[k])
         err.write(f"INFO: {len(tests)} test targets: {c['passed']} passed ({c['cached']} cached), "
-                  f"{c['failed']} failed, {c['flaky']} flaky{extra}\n")
+                  f"{c['failed']} failed, {c['flaky']} flaky{extra}; {stats.builds_executed} of "
+                  f"{stats.builds} build actions ran\n")
         if req.measure_rss and outcome.tests and tests:
             rss = testing.rss_summary(tests)
             if rss:
@@ -436,6 +446,8 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
         dirs = dict(snap["dirs"])
     else:
         return
+    # What lanes took from the user's environment: a change means a fresh analysis.
+    env = {k: os.environ.get(k) for t in plan.toolchains.values() for k in (*t.pass_env, *t.private_pass_env)}
     sources, outputs = [], []
     for n in graph.nodes:
         sources.extend(f.locator for f in n.action.inputs if f.is_source)
@@ -449,11 +461,11 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
         noop.save(plan.root, _signature(req, plan.root, cwd), cache_dir=plan.cache_dir,
                   build_files=build_files, abs_files=abs_files, dirs=dirs, sources=sources,
                   outputs=outputs, targets=[(t[0], t[1]) for t in plan.top_level], lines=lines,
-                  graph=analysis_cache.encode(plan.analysis, sched.results), known=known)
+                  graph=analysis_cache.encode(plan.analysis, sched.results), known=known, env=env)
     except OSError:
         pass
     if plan.loader is not None:      # a fresh analysis: share it with other checkouts of this cache
         from molt_build import shared_analysis
         shared_analysis.publish(plan.root, plan.cache_dir, _signature(req, plan.root, cwd), build_files,
                                 list(dirs), abs_files, sorted(plan.loader.source_files),
-                                analysis_cache.encode(plan.analysis, {}))
+                                analysis_cache.encode(plan.analysis, {}), env)

@@ -173,12 +173,14 @@ class LocalExecutor:
     def _run(self, sb: Sandbox, spawn: Spawn) -> SpawnResult:
         ns = self.mode == "namespace" and spawn.sandboxed
         light = self.mode == "light" or (self.mode == "namespace" and not ns)
+        linked_blobs: list[tuple[str, str, int]] = []   # generated inputs staged as symlinks to the CAS
         try:
             if not ns:       # namespace: bwrap mounts each input in place, read-only
                 for rel, abspath, digest in spawn.sources:
                     sb.link_input(rel, abspath, self.workspace_dev, digest)
                 for rel, blob, digest in spawn.blobs:
-                    sb.link_input(rel, blob, self.cas_dev, digest)
+                    if not sb.link_input(rel, blob, self.cas_dev, digest):
+                        linked_blobs.append((rel, blob, os.stat(blob).st_ino))
             for rel in spawn.outputs:
                 sb.prepare_output(rel)
         except OSError as e:
@@ -238,6 +240,13 @@ class LocalExecutor:
         if spawn.test:
             self._test_verdict(res, spawn, sb, stray if not ns else _read_int(os.path.join(sb.root, "leftovers")),
                                oom_before)
+        vanished = [rel for rel, blob, ino in linked_blobs if _inode(blob) != ino]
+        if vanished and not res.cancelled:
+            # The cache lost an input while the action read it (a concurrent `cache clear`
+            # or `prune`): whatever it made may be partial, even with exit 0. Run it again.
+            res.lost = vanished
+            res.error = "input(s) removed from the cache while the action ran: " + ", ".join(vanished)
+            return res
         touched = sb.modified_inputs() if light else []
         if touched:
             res.error = ("the action modified its input(s) " + ", ".join(touched) +
@@ -336,6 +345,13 @@ def _wait(proc: subprocess.Popen, timeout: float | None, count_stray: bool = Fal
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
     return code, usage.ru_maxrss, fired.is_set(), stray
+
+
+def _inode(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return -1
 
 
 def _group_members(pgid: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from molt_build.build_file import read_build_file
-from molt_build.api import LABELS, SOURCES, Attrs, Rule, fields_of
+from molt_build.api import LABELS, SOURCES, TOOLREF, Attrs, Rule, fields_of, is_label_text
 from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
 from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
@@ -160,7 +160,7 @@ class Loader:
             self._fail(BuildFileError(f"unknown toolchain '{cfg.default_toolchain}'", file=BUILD_FILE,
                                       target="workspace", field="default_toolchain",
                                       hint=self._toolchain_hint(cfg.default_toolchain)))
-        for name in cfg.toolchains:
+        for name in cfg.toolchain_settings:
             if name not in self.registry.toolchains:
                 self._fail(BuildFileError(f"settings for unknown toolchain '{name}'", file=BUILD_FILE,
                                           target="workspace", field="toolchains", hint=self._toolchain_hint(name)))
@@ -213,6 +213,10 @@ class Loader:
         target = Target(label, rule, attrs, display)
         for attr in fields_of(rule.attrs, LABELS):
             target.deps[attr] = [self._dep_label(v, pkg, display, name, attr) for v in getattr(attrs, attr)]
+        for attr in fields_of(rule.attrs, TOOLREF):
+            value = getattr(attrs, attr)
+            if value and is_label_text(value):
+                target.deps[attr] = [self._dep_label(value, pkg, display, name, attr)]
         for attr in fields_of(rule.attrs, SOURCES):
             value = getattr(attrs, attr)
             if isinstance(value, str):   # a single-source attribute (SourceFile)

@@ -121,6 +121,11 @@ class ToolchainInfo:
     # Host directories its tools read, beyond the system's (bound read-only in a
     # namespace sandbox, with `tool_dirs`; `private_env` directories are bound writable).
     sandbox_paths: tuple[str, ...] = ()
+    # Variables taken from the user's environment when the toolchain resolves: `pass_env`
+    # ones are keyed (in `env`); `private_env` ones (tool-private state such as a
+    # compiler's own cache) are not keyed and, being directories, are bound writable.
+    pass_env: tuple[str, ...] = ()
+    private_pass_env: tuple[str, ...] = ()
     providers: Mapping[type, Provider] = field(default_factory=dict)
 
     def __getitem__(self, provider_type: type) -> Any:

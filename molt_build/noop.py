@@ -25,7 +25,7 @@ import zlib
 
 from molt_build.layout import BUILD_FILE, STATE_DIR
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
 _VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox"}
@@ -138,6 +138,9 @@ def load_graph(root: str, sig: str) -> dict | None:
 def analysis_valid(snap: dict, root: str) -> bool:
     """True when nothing the action graph was derived from has moved."""
     join, stat = os.path.join, os.stat
+    for name, value in snap["env"].items():      # variables lanes took from the environment
+        if os.environ.get(name) != value:
+            return False
     try:
         for rel, mtime in snap["dirs"]:
             if stat(join(root, rel)).st_mtime_ns != mtime:
@@ -172,7 +175,7 @@ def changed_files(snap: dict, root: str, first_only: bool = False) -> set[str]:
 def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_files: list[str],
          dirs: dict[str, int], sources: list[str], outputs: list[str],
          targets: list[tuple[str, str]], lines: list[str], graph: dict,
-         known: dict[str, tuple] | None = None) -> bool:
+         known: dict[str, tuple] | None = None, env: dict | None = None) -> bool:
     """Record what a successful build depended on. BUILD files or directories modified
     in the same clock tick as the build make it unusable (nothing is written); such
     sources are recorded as always-changed, so the next build looks at them. `known`
@@ -205,7 +208,7 @@ def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_fil
             files.append((rel, ident))
     except OSError:
         return False
-    snap = {"v": SNAPSHOT_VERSION, "root": root, "cache_dir": cache_dir, "analysis": analysis,
+    snap = {"v": SNAPSHOT_VERSION, "root": root, "cache_dir": cache_dir, "analysis": analysis, "env": env or {},
             "dirs": dir_entries, "files": files,
             "targets": [json.dumps({"label": l, "config": c}, separators=(",", ":"))[1:] for l, c in targets],
             "lines": lines}

@@ -24,6 +24,8 @@ BUILTIN_MODULES = (
     "molt_build.rules.tests",
     "molt_build.rules.intrinsics",
     "molt_build.rules.differential",
+    "molt_build.rules.py_tool",
+    "molt_build.rules.lanes",
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",
@@ -55,6 +57,10 @@ class Registry:
             found = True
         if not found:
             raise BuildFileError("plugin module registers nothing (define RULES or TOOLCHAINS)", file=origin)
+
+    def add_toolchain(self, toolchain, origin: str) -> None:
+        """A toolchain registered by other means than a plugin module (a workspace lane)."""
+        self._add("toolchain", toolchain.name, toolchain, origin, self.toolchains)
 
     def _add(self, kind, name, obj, origin, table):
         if not name:
@@ -94,7 +100,9 @@ def _load_plugin_file(path: str):
     return module
 
 
-def build_registry(root: str, plugin_dirs: list[str]) -> Registry:
+def build_registry(root: str, plugin_dirs: list[str], ws=None) -> Registry:
+    """Built-in plugins, entry points, `plugin_dirs`, and (given the workspace) the lanes
+    its BUILD files declare with `toolchain` targets."""
     reg = Registry()
     for modname in BUILTIN_MODULES:
         reg.add_module(importlib.import_module(modname), modname)
@@ -118,4 +126,7 @@ def build_registry(root: str, plugin_dirs: list[str]) -> Registry:
         for fn in sorted(os.listdir(full)):
             if fn.endswith(".py") and not fn.startswith("_"):
                 reg.add_module(_load_plugin_file(os.path.join(full, fn)), os.path.join(d, fn))
+    if ws is not None:
+        from molt_build.workspace_lanes import register
+        register(reg, ws)
     return reg

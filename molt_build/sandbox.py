@@ -58,21 +58,26 @@ class Sandbox:
             self._dirs.add(d)
         return dst
 
-    def _link(self, src: str, dst: str, src_dev: int) -> None:
+    def _link(self, src: str, dst: str, src_dev: int) -> bool:
+        """Hard link (True) or, across file systems, symlink (False)."""
         if src_dev == self.dev:
             try:
                 os.link(src, dst)
-                return
+                return True
             except OSError as e:
                 if e.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
                     raise
         os.symlink(src, dst)
+        return False
 
-    def link_input(self, rel: str, src: str, src_dev: int, digest: str) -> None:
+    def link_input(self, rel: str, src: str, src_dev: int, digest: str) -> bool:
+        """Stage an input; False when it is a symlink (its content can vanish with the
+        original, e.g. a CAS blob removed by `cache clear` while the action runs)."""
         dst = self._parent(rel)
-        self._link(src, dst, src_dev)
+        hard = self._link(src, dst, src_dev)
         st = os.stat(dst)
         self.input_stats.append((rel, dst, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest))
+        return hard
 
     def modified_inputs(self) -> list[str]:
         """Inputs whose content the action changed. Inputs are links to workspace files

@@ -47,6 +47,8 @@ class BuildStats:
     test_failed: int = 0         # failed test runs (counted in `failed` too; not build failures)
     lock_waits: int = 0          # actions another process was running when we needed them
     lock_wait_s: float = 0.0
+    builds: int = 0              # actions that are not test runs
+    builds_executed: int = 0     # ... of which ran (for `moltb test`'s summary)
     failures: list[str] = field(default_factory=list)
 
 
@@ -120,7 +122,7 @@ class Scheduler:
         self.prior = prior
         self.dirty = dirty if dirty is not None else set()
         self.results: dict[str, tuple[str, list]] = {}   # identity -> (key, outputs), for the snapshot
-        self.stats = BuildStats(total=len(graph.nodes))
+        self.stats = BuildStats(total=len(graph.nodes), builds=sum(not n.action.test for n in graph.nodes))
         # path -> (digest, executable) for every generated file known so far
         self.generated: dict[str, tuple[str, bool]] = {}
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -494,6 +496,8 @@ class Scheduler:
             self._to_release.append(ready.key)   # released once the row is committed
         self.cache.remember(node.identity, ready.key, ready.components, res.duration)
         self.stats.executed += 1
+        if not a.test:
+            self.stats.builds_executed += 1
         if a.test:
             attempts = self._attempts.get(node.id, 0) + 1
             flaky = attempts > 1 and node.id not in self._solo_tried   # a pass alone after OOM is no flake

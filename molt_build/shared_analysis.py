@@ -24,7 +24,7 @@ from molt_build.build_file import read_build_file
 from molt_build.errors import BuildFileError
 from molt_build.layout import BUILD_FILE, OUT_DIR
 
-VERSION = 1
+VERSION = 2
 DIR = "analysis"
 
 
@@ -91,7 +91,7 @@ def _entry_path(root: str, cache_dir: str, sig: str) -> str:
 
 
 def publish(root: str, cache_dir: str, sig: str, build_files: list[str], dirs: list[str], abs_files: list[str],
-            sources: list[str], graph: dict) -> None:
+            sources: list[str], graph: dict, env: dict | None = None) -> None:
     """Record a fresh analysis (its graph without this checkout's per-action state)."""
     found = workspace_of(root)
     if found is None or found[:2] != (root, cache_dir):
@@ -113,7 +113,7 @@ def publish(root: str, cache_dir: str, sig: str, build_files: list[str], dirs: l
         path = _entry_path(root, cache_dir, sig)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         entry = {"v": VERSION, "files": files, "dirs": listings, "abs": outside, "sources": sources,
-                 "graph": graph}
+                 "graph": graph, "env": env or {}}
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             f.write(marshal.dumps(entry))
@@ -132,6 +132,9 @@ def lookup(root: str, cache_dir: str, skip: frozenset[str], sig: str) -> dict | 
             return None
         for p, ident in entry["abs"]:
             if _ident(p) != tuple(ident):
+                return None
+        for name, value in entry["env"].items():   # what lanes took from the environment
+            if os.environ.get(name) != value:
                 return None
         mtimes = {}
         for rel, digest in entry["dirs"]:

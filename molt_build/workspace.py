@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,10 +29,24 @@ class WorkspaceConfig(BaseModel):
     plugin_dirs: list[str] = Field(default_factory=list,
                                    description="Directories of plugin modules (rules, toolchains).")
     remote: str | None = Field(default=None, description="Remote cache URL.")
-    toolchains: dict[str, dict[str, Any]] = Field(default_factory=dict,
-                                                  description="Per-toolchain settings tables.")
+    toolchains: Union[dict[str, dict[str, Any]], list[str]] = Field(
+        default_factory=dict, description="Per-toolchain settings tables ([workspace.toolchains.NAME]), or the "
+                                          "labels of `toolchain` targets to register.")
+    register_toolchains: list[str] = Field(default_factory=list,
+                                           description="Labels of `toolchain` targets outside the root BUILD.toml "
+                                                       "(Bazel's register_toolchains).")
     ignore: list[str] = Field(default_factory=list,
                               description="Root-relative directories never searched for packages.")
+
+    @property
+    def toolchain_settings(self) -> dict[str, dict[str, Any]]:
+        """The [workspace.toolchains.NAME] settings tables."""
+        return self.toolchains if isinstance(self.toolchains, dict) else {}
+
+    @property
+    def toolchain_labels(self) -> list[str]:
+        """Labels of registered `toolchain` targets (`toolchains = [...]` and `register_toolchains`)."""
+        return (list(self.toolchains) if isinstance(self.toolchains, list) else []) + list(self.register_toolchains)
 
 
 def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:

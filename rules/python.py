@@ -39,9 +39,15 @@ def declare_py_program(ctx: RuleContext, tc: ToolchainInfo, src: File, extra=(),
     name = name or ctx.label.name
     if py.direct:
         exe = ctx.declare_output(name + py.exe_suffix)
-        argv = [part.replace("{src}", src.path).replace("{out}", exe.path) for part in py.direct]
+        argv = []
+        for part in py.direct:
+            if part == "{srcs}":
+                argv += [src.path, *(f.path for f in extra)]
+            elif part != "{args}":
+                argv.append(part.replace("{src}", src.path).replace("{out}", exe.path))
         action(mnemonic="PyCompile", argv=argv, inputs=[src, *extra], outputs=[exe],
-               progress=f"Compiling {ctx.label} {src.basename}", toolchain=toolchain)
+               progress=f"Compiling {ctx.label} {src.basename}", toolchain=toolchain,
+               tools=[py.tool] if py.tool else [])
         return exe
     cc: CcToolchainInfo = tc[CcToolchainInfo]
     c_file = ctx.declare_output(f"_py/{name}/{src.stem}.c")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from molt_build.api import Provider
+from molt_build.api import Provider, Tool
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,4 @@ class PyToolchainInfo(Provider):
     # template with {src} and {out}), instead of going through C.
     direct: tuple[str, ...] = ()
     exe_suffix: str = ""
+    tool: Tool | None = None            # the compiler, as an input of every compile (a workspace lane's)

@@ -23,22 +23,38 @@ def version() -> None:
 @handles_errors
 def toolchains(profile: Annotated[str, typer.Option("--profile")] = "dev") -> None:
     """List toolchains: available or why not, version, fingerprint."""
-    from molt_build.api import ToolchainContext
+    from molt_build.analysis import AnalysisResult, HostAnalysis, ToolchainResolver
+    from molt_build.api import LaneInfo
+    from molt_build.build import lane_targets
     from molt_build.errors import ToolchainUnavailable
+    from molt_build.loading import Loader
     from molt_build.registry import build_registry
     from molt_build.workspace import load_workspace
+    from molt_build.workspace_lanes import WorkspaceLane
     ws = load_workspace(os.getcwd())
-    reg = build_registry(ws.root, ws.config.plugin_dirs)
+    reg = build_registry(ws.root, ws.config.plugin_dirs, ws)
+    resolver = ToolchainResolver(ws, reg, profile)
+    result = AnalysisResult()
+    targets, order = lane_targets(Loader(ws, reg), reg)
+    resolver.host = HostAnalysis(targets, order, resolver, result, profile, None)
     for name in sorted(reg.toolchains):
         tc = reg.toolchains[name]
-        ctx = ToolchainContext(settings=ws.config.toolchains.get(name, {}), profile=profile,
-                               cache_dir=ws.cache_dir, workspace_root=ws.root)
         try:
-            info = tc.resolve(ctx)
+            info = resolver.get(name)
         except ToolchainUnavailable as e:
-            sys.stdout.write(f"{name}: unavailable: {e.message}" + (f" ({e.hint})" if e.hint else "") + "\n")
+            why = e.message.removeprefix(f"toolchain '{name}' is not available: ")
+            sys.stdout.write(f"{name}: unavailable: {why}" + (f" ({e.hint})" if e.hint else "") + "\n")
             continue
         sys.stdout.write(f"{name}: available\n  version: {info.version}\n  fingerprint: {info.fingerprint}\n")
+        if isinstance(tc, WorkspaceLane):      # where the lane's identity comes from
+            lane = result.configured[(resolver.host.config, tc.label)].providers[LaneInfo]
+            files = [f.path for f in lane.identity_files]
+            shown = ", ".join(files[:5]) + (f", ... ({len(files)} files)" if len(files) > 5 else "")
+            sys.stdout.write(f"  declared by: {tc.label} in {tc.file}\n  compiler: {lane.compiler}\n"
+                             f"  keyed files: {shown or 'none'}\n")
+            if info.pass_env or info.private_pass_env:
+                sys.stdout.write(f"  from the environment: keyed {', '.join(info.pass_env) or '-'}; "
+                                 f"private state {', '.join(info.private_pass_env) or '-'}\n")
 
 
 @app.command()

@@ -24,5 +24,5 @@ def query(
     from molt_build.registry import build_registry
     from molt_build.workspace import load_workspace
     ws = load_workspace(os.getcwd())
-    q = Query(Loader(ws, build_registry(ws.root, ws.config.plugin_dirs)), cwd_package(ws, os.getcwd()))
+    q = Query(Loader(ws, build_registry(ws.root, ws.config.plugin_dirs, ws)), cwd_package(ws, os.getcwd()))
     sys.stdout.write(q.render(q.evaluate(expr), output))

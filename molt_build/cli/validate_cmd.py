@@ -24,7 +24,7 @@ def validate_workspace(start: str):
     from molt_build.registry import build_registry
     from molt_build.workspace import load_workspace
     ws = load_workspace(start)
-    registry = build_registry(ws.root, ws.config.plugin_dirs)
+    registry = build_registry(ws.root, ws.config.plugin_dirs, ws)
     loader = Loader(ws, registry, collect=True)
     loader.check_workspace()
     pkgs = loader.discover("")
