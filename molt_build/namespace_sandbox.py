@@ -120,11 +120,11 @@ def bwrap_argv(sandbox_root: str, inputs: list[tuple[str, str]], read_only: tupl
     `binds` other (host file, path inside) pairs mounted read-only (moltb's own helpers)."""
     args = ["bwrap", "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
             "--new-session", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for d in _existing_dirs(read_only):
-        args += ["--ro-bind", d, d]
-    for d in writable:
+    for d in writable:               # first: a read-only directory inside one stays read-only
         os.makedirs(d, exist_ok=True)
         args += ["--bind", d, d]
+    for d in _existing_dirs(read_only):
+        args += ["--ro-bind", d, d]
     args += ["--bind", sandbox_root, INSIDE]
     for rel, host in inputs:
         args += ["--ro-bind", host, f"{INSIDE_EXEC_ROOT}/{rel}"]

@@ -29,7 +29,6 @@ BUILTIN_MODULES = (
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",
-    "molt_build.toolchains.declared",
     "molt_build.toolchains.host_python",
 )
 

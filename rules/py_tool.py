@@ -5,6 +5,7 @@ root of every action that runs it and keyed by content (with the interpreter's
 identity), so editing one re-runs exactly those actions."""
 from __future__ import annotations
 
+import posixpath
 import re
 
 from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, Rule, RuleContext, SourceList, Tool,
@@ -17,12 +18,21 @@ _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 class PyToolAttrs(Attrs):
     srcs: SourceList = Field(description="The tool's Python sources (globs allowed).")
     main: str = Field(description="The entry point: a script among srcs (package-relative path), or "
-                                  "module:function (modules resolve from the package directory, then the "
-                                  "workspace root).")
+                                  "module:function (modules resolve from `imports`, the package directory, "
+                                  "then the workspace root).")
+    imports: list[str] = Field(default_factory=list,
+                               description="Package-relative directories modules are imported from, e.g. "
+                                           "[\"src\"] for a src/ layout (Bazel's py_binary.imports).")
 
 
 def _search_path(ctx: RuleContext) -> list[str]:
-    own = [ctx.package or "."]
+    own = []
+    for d in ctx.attrs.imports:
+        norm = posixpath.normpath(posixpath.join(ctx.package, d)) if ctx.package else posixpath.normpath(d)
+        if posixpath.isabs(d) or norm.startswith(".."):
+            raise AnalysisError(f"import directory '{d}' escapes the workspace", field="imports")
+        own.append(norm)
+    own.append(ctx.package or ".")
     for dep in ctx.deps():
         info = dep.get(ToolInfo)
         if info is None:

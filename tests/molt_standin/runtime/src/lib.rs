@@ -1,0 +1,1 @@
+pub fn runtime_version() -> u32 { 1 }

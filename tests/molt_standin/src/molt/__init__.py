@@ -1,0 +1,1 @@
+"""A stand-in for the Molt compiler: the command line of `molt build`, nothing more."""
