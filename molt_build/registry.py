@@ -26,10 +26,13 @@ BUILTIN_MODULES = (
     "molt_build.rules.differential",
     "molt_build.rules.py_tool",
     "molt_build.rules.lanes",
+    "molt_build.rules.rust",
+    "molt_build.rules.cargo",
     "molt_build.toolchains.native",
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",
     "molt_build.toolchains.host_python",
+    "molt_build.toolchains.rust",
 )
 
 

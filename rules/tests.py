@@ -18,9 +18,9 @@ MAX_RUNS = 10_000   # shards x --runs-per-test: one action each
 RUN_AND_MARK = '"$@" && : > "$0"'
 
 
-class TestAttrs(Attrs):
-    src: SourceFile = Field(description="The test program (a shell script for sh_test, a .py file for py_test).")
-    srcs: SourceList = Field(default_factory=list, description="Other files the test reads.")
+class TestRunAttrs(Attrs):
+    """How a test program runs: what every test rule takes (see declare_runs)."""
+
     args: list[str] = Field(default_factory=list, description="Arguments passed to the test.")
     env: EnvVars = Field(default_factory=dict, description="Extra environment variables.")
     timeout: Timeout = Field(default="moderate", description="Seconds (at most a day), or short (60), moderate "
@@ -28,6 +28,11 @@ class TestAttrs(Attrs):
     shard_count: int = Field(default=0, ge=0, le=MAX_SHARDS,
                              description="Split the test into this many shards (0: no sharding; at most 1000).")
     flaky: bool = Field(default=False, description="Retry a failing run (see --flaky-retries).")
+
+
+class TestAttrs(TestRunAttrs):
+    src: SourceFile = Field(description="The test program (a shell script for sh_test, a .py file for py_test).")
+    srcs: SourceList = Field(default_factory=list, description="Other files the test reads.")
 
 
 def timeout_seconds(value) -> float:
