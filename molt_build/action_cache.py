@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS last_keys (
     key TEXT NOT NULL,
     components TEXT NOT NULL,
     duration REAL NOT NULL DEFAULT 0,
-    updated REAL NOT NULL DEFAULT 0
+    updated REAL NOT NULL DEFAULT 0,
+    peak_kb INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS builds (
     ts REAL NOT NULL,
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS builds (
 );
 CREATE INDEX IF NOT EXISTS actions_last_used ON actions(last_used);
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
@@ -62,11 +63,12 @@ class ActionResult:
     duration: float = 0.0
     status: str = ""      # a test run's reported status when it is not plain PASSED (e.g. XFAIL)
     max_rss_kb: int = 0   # a test run's peak resident set, when measured
+    peak_kb: int = 0      # the action's peak RSS as the kernel saw it (the scheduler's RAM estimate)
 
     def encode(self) -> str:
         row = [self.outputs, self.exit_code, self.stdout, self.stderr, round(self.duration, 4)]
-        if self.status or self.max_rss_kb:
-            row += [self.status, self.max_rss_kb]
+        if self.status or self.max_rss_kb or self.peak_kb:
+            row += [self.status, self.max_rss_kb, self.peak_kb]
         return json.dumps(row, separators=(",", ":"))
 
     @classmethod
@@ -77,6 +79,7 @@ class ActionResult:
             row = json.loads(text)
             o, code, so, se, dur = row[:5]
             status, rss = row[5:7] if len(row) >= 7 else ("", 0)
+            peak = row[7] if len(row) >= 8 else 0
             outputs = []
             for p, d, size, x in o:
                 if not (isinstance(p, str) and isinstance(d, str) and _DIGEST.fullmatch(d)
@@ -87,11 +90,11 @@ class ActionResult:
                 if not isinstance(d, str) or (d and not _DIGEST.fullmatch(d)):
                     raise ValueError(f"bad log digest {d!r}")
             if not (isinstance(code, int) and isinstance(dur, (int, float)) and isinstance(status, str)
-                    and isinstance(rss, int)):
+                    and isinstance(rss, int) and isinstance(peak, int)):
                 raise ValueError("bad field types")
         except (TypeError, KeyError, IndexError) as e:
             raise ValueError(f"malformed action result: {e}") from None
-        return cls(outputs, code, so, se, dur, status, rss)
+        return cls(outputs, code, so, se, dur, status, rss, peak)
 
 
 def _retrying(fn, attempts: int = 50):
@@ -191,6 +194,8 @@ class ActionCache:
         cols = {r[1] for r in self.db.execute("PRAGMA table_info(last_keys)")}
         if "updated" not in cols:
             _retrying(lambda: self.db.execute("ALTER TABLE last_keys ADD COLUMN updated REAL NOT NULL DEFAULT 0"))
+        if "peak_kb" not in cols:
+            _retrying(lambda: self.db.execute("ALTER TABLE last_keys ADD COLUMN peak_kb INTEGER NOT NULL DEFAULT 0"))
         _retrying(lambda: self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}"))
 
     def record_build(self, workspace: str, command: str, exit_code: int, stats, duration: float) -> None:
@@ -215,8 +220,16 @@ class ActionCache:
     def put(self, key: str, result: ActionResult) -> None:
         self._pending.append((key, result.encode(), time.time()))
 
-    def remember(self, identity: str, key: str, components: str, duration: float) -> None:
-        self._last_keys[identity] = (key, components, duration)
+    def remember(self, identity: str, key: str, components: str, duration: float, peak_kb: int = 0) -> None:
+        """The last key (and duration, peak RSS) of an action identity: for explain, for
+        critical-path priorities and for the scheduler's RAM estimates."""
+        self._last_keys[identity] = (key, components, duration, peak_kb)
+
+    def last_peaks(self) -> dict[str, int]:
+        """Identity -> peak RSS (KiB) measured at its last execution."""
+        rows = self._guarded(lambda: self.db.execute(
+            "SELECT identity, peak_kb FROM last_keys WHERE peak_kb > 0").fetchall(), [])
+        return {i: k for i, k in rows if isinstance(i, str) and isinstance(k, int)}
 
     def last_key(self, identity: str) -> tuple[str, str, float] | None:
         row = self._guarded(lambda: self.db.execute(
@@ -255,7 +268,8 @@ class ActionCache:
                     self.db.executemany("UPDATE actions SET last_used=? WHERE key=?", [(now, k) for k in touched])
                 if last:
                     self.db.executemany("INSERT OR REPLACE INTO last_keys(identity, key, components, duration, "
-                                        "updated) VALUES (?,?,?,?,?)", [(i, *v, now) for i, v in last.items()])
+                                        "peak_kb, updated) VALUES (?,?,?,?,?,?)",
+                                        [(i, *v, now) for i, v in last.items()])
                 self.db.execute("COMMIT")
             except BaseException:
                 try:

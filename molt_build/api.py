@@ -80,6 +80,15 @@ class LaneInfo(Provider):
     identity_files: tuple[File, ...] = ()   # files keyed into every compile (compiler, fingerprint_inputs)
 
 
+class Resources(BaseModel):
+    """What each action of a target needs to run (`resources = {ram_mb = 600, cpu = 1}`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    ram_mb: int = Field(default=0, ge=0, le=1 << 24, description="Peak RAM in MiB (0: learn it).")
+    cpu: int = Field(default=1, ge=1, le=1024, description="CPU slots (of -j).")
+
+
 class Attrs(BaseModel):
     """Base attribute model: the attributes every target has. Rules subclass it; each
     field's `description` is its help text. Unknown fields are errors. Validators are
@@ -98,6 +107,9 @@ class Attrs(BaseModel):
                                               "(default), '//visibility:private', '//pkg:__pkg__', "
                                               "'//pkg:__subpackages__'.")
     description: str = Field(default="", description="A human description.")
+    resources: Resources | None = Field(default=None, description="What each of its actions needs to run: "
+                                                                  "{ram_mb = N, cpu = N} (the scheduler starts an "
+                                                                  "action only when they fit; see --local-ram-mb).")
 
 
 # Test timeouts: a number of seconds or Bazel's names for them.
@@ -254,6 +266,12 @@ class RuleContext:
                                 field="toolchains")
         return self._resolve(name)
 
+    def _resources(self, ram_mb: int, cpu: int) -> dict:
+        declared = getattr(self.attrs, "resources", None)
+        if declared is None:
+            return {"ram_mb": ram_mb, "cpu": cpu}
+        return {"ram_mb": declared.ram_mb or ram_mb, "cpu": declared.cpu, "ram_declared": bool(declared.ram_mb)}
+
     def tool(self, module: str, interpreter: str, *args: str) -> Tool:
         """One of moltb's Python helper modules as a tool: run with `interpreter`,
         staged with every molt_build module it imports, and keyed by their content, so
@@ -301,9 +319,12 @@ class RuleContext:
                outputs: Iterable[File], env: Mapping[str, str] | None = None,
                progress: str = "", timeout: float | None = None,
                uses_toolchain: bool | None = None, test: bool = False, retries: int = 0,
-               toolchain: ToolchainInfo | None = None, tools: Iterable[Tool] = ()) -> Action:
+               toolchain: ToolchainInfo | None = None, tools: Iterable[Tool] = (), ram_mb: int = 0,
+               cpu: int = 1) -> Action:
         """Declare an action. `tools`: programs it runs that are not plain inputs (e.g.
-        from `ctx.tool`); their files become inputs and their environment is added."""
+        from `ctx.tool`); their files become inputs and their environment is added.
+        `ram_mb` and `cpu`: the rule's estimate for this kind of action (the target's
+        `resources` attribute wins)."""
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings")
@@ -335,7 +356,8 @@ class RuleContext:
                      env=tuple(sorted(merged_env.items())), progress=progress or f"{mnemonic} {self.label}",
                      timeout=timeout, uses_toolchain=use_tc, config=posixpath.basename(self.out_root),
                      test=test, retries=retries, toolchain=lane,
-                     requirements=tuple(t for t in getattr(self.attrs, "tags", ()) if t in EXECUTION_TAGS))
+                     requirements=tuple(t for t in getattr(self.attrs, "tags", ()) if t in EXECUTION_TAGS),
+                     **self._resources(ram_mb, cpu))
         self.actions.append(act)
         return act
 

@@ -52,6 +52,7 @@ class BuildRequest:
     retry_oom: bool = True               # rerun a test killed for memory once, alone
     keep_pass_logs: bool = False
     sandbox: str | None = None           # auto | namespace | light | none (default: $MOLTB_SANDBOX or auto)
+    local_ram_mb: int | None = None      # RAM budget of running actions (default: resources.default_ram_mb)
 
 
 @dataclass
@@ -87,7 +88,8 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
     if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
         return None
     color = flags.get("--color", "auto")
-    if color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES:
+    if color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES \
+            or not _positive(flags.get("--local-ram-mb", "1")):
         return None
     return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
                         keep_going=bool(flags.get("-k") or flags.get("--keep-going")),
@@ -95,7 +97,12 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
                         use_cache="--no-cache" not in flags, cache_dir=flags.get("--cache-dir"),
                         quiet=bool(flags.get("-q") or flags.get("--quiet")),
                         verbose=bool(flags.get("-v") or flags.get("--verbose")), color=color,
-                        sig_options=options, sandbox=flags.get("--sandbox"))
+                        sig_options=options, sandbox=flags.get("--sandbox"),
+                        local_ram_mb=int(flags["--local-ram-mb"]) if "--local-ram-mb" in flags else None)
+
+
+def _positive(text) -> bool:
+    return str(text).isdigit() and int(text) >= 1
 
 
 def test_signature(runs_per_test: int, toolchains: list[str], profile: str | None,
@@ -127,7 +134,8 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
     jobs = flags.get("-j") or flags.get("--jobs")
     output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
     if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \
-            color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
+            color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES or \
+            not _positive(flags.get("--local-ram-mb", "1")) or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
         return None            # the full CLI explains what is wrong
     toolchains = options.get("--toolchain", [])
     return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
@@ -139,7 +147,8 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
                         command="test", runs_per_test=runs, flaky_retries=retries, test_output=output,
                         junit=flags.get("--junit"), measure_rss=bool(flags.get("--measure-rss")), rlimit_mb=rlimit,
                         retry_oom=not flags.get("--no-retry-oom"), keep_pass_logs=bool(flags.get("--keep-pass-logs")),
-                        sandbox=flags.get("--sandbox"))
+                        sandbox=flags.get("--sandbox"),
+                        local_ram_mb=int(flags["--local-ram-mb"]) if "--local-ram-mb" in flags else None)
 
 
 def cwd_package(ws, cwd: str) -> str:
@@ -300,6 +309,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.executor import LocalExecutor
     from molt_build.locks import KeyLocks
     from molt_build.namespace_sandbox import resolve_mode
+    from molt_build.resources import ResourcePool, default_ram_mb
     from molt_build.progress import Progress
     from molt_build.sandbox import clean_stale, sandbox_base
     from molt_build.scheduler import Scheduler
@@ -344,7 +354,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                       explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty, locks=locks,
                       flaky_retries=req.flaky_retries, rlimit_mb=req.rlimit_mb if req.command == "test" else 0,
                       retry_oom=req.retry_oom, measure_rss=req.measure_rss and req.command == "test",
-                      policy=policy)
+                      policy=policy, resources=ResourcePool(req.jobs or default_jobs(),
+                                                            req.local_ram_mb or default_ram_mb(), cache.last_peaks))
     started = time.monotonic()
     stats = None
     try:

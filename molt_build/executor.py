@@ -62,6 +62,7 @@ class SpawnResult:
     max_rss_kb: int = 0                   # largest resident set of the process tree
     status: str = ""                      # what a test reported in TEST_STATUS_FILE
     lost: list[str] = field(default_factory=list)   # generated inputs whose blob vanished (cache clear)
+    peak_kb: int = 0                      # peak RSS the kernel accounted to the action (wait4)
 
     @property
     def ok(self) -> bool:
@@ -209,7 +210,8 @@ class LocalExecutor:
                 argv = ("/bin/sh", "-c", COUNT_LEFTOVERS, f"{INSIDE}/leftovers", *argv)
             read_only = spawn.read_only + (interpreter_paths() if spawn.measure_rss else ())
             inputs = [(rel, host) for rel, host, _d in (*spawn.sources, *spawn.blobs)]
-            argv = tuple(bwrap_argv(sb.root, inputs, read_only, spawn.writable, spawn.network, argv, binds))
+            argv = tuple(bwrap_argv(sb.root, inputs, read_only, spawn.writable, spawn.network, argv, binds,
+                                    as_pid_1=not spawn.test))
             cwd = sb.root
         oom_before = oom_kills() if spawn.test else -1
         start = time.monotonic()
@@ -233,7 +235,7 @@ class LocalExecutor:
                 self._tell_reaper(f"-{proc.pid}\n")
         duration = time.monotonic() - start
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
-                          duration=duration, timed_out=timed_out, cancelled=self.cancelled)
+                          duration=duration, timed_out=timed_out, cancelled=self.cancelled, peak_kb=rss)
         if spawn.measure_rss:
             res.max_rss_kb = _read_int(os.path.join(sb.root, "test.rss")) or \
                 _read_int(os.path.join(sb.root, "rss")) or rss

@@ -95,6 +95,9 @@ class Action:
     # Tags that change how it runs (Bazel's execution requirements): `requires-network`
     # keeps the network in the namespace sandbox, `no-sandbox` runs it in the light one.
     requirements: tuple[str, ...] = ()
+    ram_mb: int = 0               # RAM estimate (0: none; the scheduler learns from its last run)
+    cpu: int = 1                  # CPU slots it uses
+    ram_declared: bool = False    # ram_mb comes from the target's `resources` (it wins over learning)
 
 
 # ------------------------------------------------------------------------ toolchains

@@ -114,11 +114,15 @@ def _existing_dirs(paths) -> list[str]:
 
 def bwrap_argv(sandbox_root: str, inputs: list[tuple[str, str]], read_only: tuple[str, ...],
                writable: tuple[str, ...], network: bool, argv: tuple[str, ...],
-               binds: list[tuple[str, str]] = ()) -> list[str]:
+               binds: list[tuple[str, str]] = (), as_pid_1: bool = False) -> list[str]:
     """The bwrap command line: `inputs` are (exec-root path, host file) pairs,
     `read_only` host directories a toolchain needs, `writable` tool-private caches,
-    `binds` other (host file, path inside) pairs mounted read-only (moltb's own helpers)."""
+    `binds` other (host file, path inside) pairs mounted read-only (moltb's own helpers).
+    `as_pid_1`: the command is the namespace's first process (no bwrap init between),
+    so the kernel's account of its peak RSS reaches moltb; every process it started
+    still dies with it."""
     args = ["bwrap", "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
+            *(["--as-pid-1"] if as_pid_1 else []),
             "--new-session", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for d in writable:               # first: a read-only directory inside one stays read-only
         os.makedirs(d, exist_ok=True)

@@ -28,7 +28,8 @@ from molt_build.layout import BUILD_FILE, STATE_DIR
 SNAPSHOT_VERSION = 5
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
-_VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox"}
+_VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox",
+                "--local-ram-mb"}
 _BOOL_FLAGS = {"-k", "--keep-going", "-q", "--quiet", "-v", "--verbose", "--no-cache"}
 _SIG_FLAGS = {"--toolchain", "--profile", "--cache-dir", "--remote", "--no-cache"}
 

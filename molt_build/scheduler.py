@@ -30,6 +30,7 @@ from molt_build.errors import Interrupted, environment_problem
 from molt_build.events import EventLog
 from molt_build.executor import LocalExecutor, Spawn, SpawnResult
 from molt_build.progress import Progress
+from molt_build.resources import Need, ResourcePool
 
 FLUSH_EVERY_S = 0.5
 RELEASE_EVERY_S = 0.05   # results other processes wait for are committed at least this often
@@ -78,6 +79,7 @@ class _Ready:
     spawn: Spawn | None = None
     started: float = 0.0
     waiting_since: float = 0.0
+    need: Need | None = None          # its RAM and CPU (see resources.py)
 
 
 class Scheduler:
@@ -87,7 +89,7 @@ class Scheduler:
                  use_cache: bool = True, timeout: float | None = None, explain=None, trace=None,
                  prior: dict | None = None, dirty: set[str] | None = None, locks=None,
                  flaky_retries: int = 0, rlimit_mb: int = 0, retry_oom: bool = True,
-                 measure_rss: bool = False, policy: KeyPolicy = KeyPolicy()):
+                 measure_rss: bool = False, policy: KeyPolicy = KeyPolicy(), resources: ResourcePool | None = None):
         self.root = root
         self.graph = graph
         self.toolchains = toolchains
@@ -108,6 +110,8 @@ class Scheduler:
         self.rlimit_mb = rlimit_mb                      # address-space cap of each test process
         self.measure_rss = measure_rss
         self.policy = policy
+        self.resources = resources or ResourcePool(jobs, 1 << 30)   # CPU slots and the RAM budget
+        self._deferred: tuple[Node, _Ready] | None = None       # ready to run, waiting for room
         self.retry_oom = retry_oom                      # rerun a test killed for memory once, alone
         self._solo: list[tuple[Node, _Ready]] = []      # test runs waiting to run with nothing else
         self._solo_running: int | None = None          # the node running alone
@@ -150,9 +154,11 @@ class Scheduler:
             while True:
                 if self._waiting and running < self.jobs and not self._stop:
                     self._poll_waiting()
-                while (self._heap or self._runnable) and running < self.jobs and not self._stop \
-                        and not self._solo and self._solo_running is None:
-                    if self._runnable:
+                while (self._deferred or self._heap or self._runnable) and self.resources.has_cpu() \
+                        and not self._stop and not self._solo and self._solo_running is None:
+                    if self._deferred:
+                        (node, ready), self._deferred = self._deferred, None
+                    elif self._runnable:
                         node, ready = self._runnable.pop()
                     else:
                         _, nid = heapq.heappop(self._heap)
@@ -160,12 +166,17 @@ class Scheduler:
                         ready = self._prepare(node)
                     if ready is None:
                         continue  # finished from cache, failed, or waiting for another process
+                    ready.need = self.resources.need(node)
+                    if not self.resources.fits(ready.need):
+                        self._deferred = (node, ready)     # first in line when RAM or CPU frees up
+                        break
                     running += 1
                     self._submit(pool, node, ready)
                 if self._solo and running == 0 and not self._stop:
                     # A run killed for memory goes again with nothing else running.
                     node, ready = self._solo.pop(0)
                     self._solo_running = node.id
+                    ready.need = self.resources.need(node)
                     running += 1
                     self._submit(pool, node, ready, solo=True)
                 if running == 0 and not (self._waiting and not self._stop):
@@ -181,6 +192,9 @@ class Scheduler:
                     self._maybe_flush()
                     continue
                 running -= 1
+                self.resources.give(ready.need)
+                if self.trace is not None:
+                    self.trace.counter("RAM in use (MiB)", time.monotonic(), self.resources.ram_used)
                 if node.id == self._solo_running:
                     self._solo_running = None
                 exc = fut.exception()
@@ -217,11 +231,14 @@ class Scheduler:
         return bool(exc.filename) and os.path.abspath(str(exc.filename)).startswith(cache_dir + os.sep)
 
     def _submit(self, pool, node: Node, ready: _Ready, **extra) -> None:
+        self.resources.take(ready.need)
         ready.started = time.monotonic()
         fut = pool.submit(self.executor.execute, ready.spawn)
         fut.add_done_callback(lambda f, node=node, ready=ready: self._results.put((node, ready, f)))
         self.events.emit("action_started", label=str(node.action.owner), mnemonic=node.action.mnemonic,
-                         key=ready.key, **extra)
+                         key=ready.key, ram_mb=ready.need.ram_mb, ram_in_use_mb=self.resources.ram_used, **extra)
+        if self.trace is not None:
+            self.trace.counter("RAM in use (MiB)", ready.started, self.resources.ram_used)
 
     def _drain(self) -> None:
         while True:
@@ -381,7 +398,7 @@ class Scheduler:
         if self.use_cache:
             hit = self.cache.lookup(key)
             if hit is not None and self._take_hit(node, key, hit):
-                self.cache.remember(node.identity, key, text, hit.duration)
+                self.cache.remember(node.identity, key, text, hit.duration, hit.peak_kb)
                 return None
         if self.explain is not None:
             self.explain(node, key, text)
@@ -490,11 +507,11 @@ class Scheduler:
         so = self._store_text(res.stdout)
         se = self._store_text(res.stderr)
         status = res.status if a.test and res.status in ("XFAIL", "SKIPPED") else ""
-        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb)
+        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb, res.peak_kb)
         self.cache.put(ready.key, result)
         if self.locks is not None:
             self._to_release.append(ready.key)   # released once the row is committed
-        self.cache.remember(node.identity, ready.key, ready.components, res.duration)
+        self.cache.remember(node.identity, ready.key, ready.components, res.duration, res.peak_kb)
         self.stats.executed += 1
         if not a.test:
             self.stats.builds_executed += 1

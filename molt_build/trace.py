@@ -36,6 +36,10 @@ class Trace:
                             "dur": max(1, self._us(end) - self._us(start)), "pid": 1, "tid": lane + 1,
                             "args": {"status": status}})
 
+    def counter(self, name: str, t: float, value: float) -> None:
+        """A value over time (e.g. the RAM running actions are estimated to use)."""
+        self.events.append({"name": name, "ph": "C", "ts": self._us(t), "pid": 1, "args": {"MiB": value}})
+
     def write(self, path: str) -> None:
         self.phase("")
         meta = [{"name": "thread_name", "ph": "M", "pid": 1, "tid": 0, "args": {"name": "moltb phases"}}]

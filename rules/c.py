@@ -10,6 +10,7 @@ from molt_build.api import (AnalysisError, Attrs, DefaultInfo, Field, File, Prov
                             RuleContext, SourceList)
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 
+LINK_RAM_MB = 512            # links are heavy; a first estimate until the scheduler learns
 C_SOURCE_EXTS = (".c", ".cc", ".cpp", ".cxx", ".S", ".s")
 HEADER_EXTS = (".h", ".hh", ".hpp", ".inc")
 
@@ -146,7 +147,7 @@ def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linko
     exe = ctx.declare_output(name + tc.exe_suffix)
     argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in archives), *linkopts, "-o", exe.path]
     action(mnemonic="CcLink", argv=argv, inputs=[*objs, *archives], outputs=[exe],
-           progress=f"Linking {ctx.label} {exe.basename}", toolchain=toolchain)
+           progress=f"Linking {ctx.label} {exe.basename}", toolchain=toolchain, ram_mb=LINK_RAM_MB)
     if not tc.finalize:
         return exe
     final = ctx.declare_output(name + tc.final_suffix)

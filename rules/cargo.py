@@ -49,7 +49,7 @@ def cargo_build(ctx: RuleContext):
                        for o, out in zip(a.outs, outs))
     script = f"set -e\n{shlex.join(cargo)}\n{copies}\n"
     ctx.action(mnemonic="CargoBuild", argv=["/bin/sh", "-c", script], inputs=srcs, outputs=outs, toolchain=tc,
-               progress=f"Building Cargo workspace {ctx.label}")
+               progress=f"Building Cargo workspace {ctx.label}", ram_mb=2048, cpu=2)
     return [DefaultInfo(files=tuple(outs))]
 
 

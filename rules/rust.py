@@ -20,6 +20,7 @@ from molt_build.toolchains.rust_toolchain_info import RustToolchainInfo
 
 WASM_CONFIGS = ("wasm", "cranelift")
 WASM_TARGET = "wasm32-wasip1"
+RUSTC_RAM_MB = 1024          # a first estimate of a rustc's peak; the scheduler learns the real one
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _compile(ctx: RuleContext, kind: str, crate_type: str, out: File, test: bool
             *dict.fromkeys(x for f in rlibs for x in ("-L", f"dependency={f.dirname}")),
             *externs, *a.rustc_flags, "-o", out.path, root.path]
     ctx.action(mnemonic="Rustc", argv=argv, inputs=[*srcs, *rlibs], outputs=[out], toolchain=tc,
-               progress=f"Compiling Rust {ctx.label} {out.basename}")
+               progress=f"Compiling Rust {ctx.label} {out.basename}", ram_mb=RUSTC_RAM_MB)
     return rlibs
 
 

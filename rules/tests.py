@@ -10,6 +10,7 @@ from molt_build.api import (TEST_TIMEOUTS, AnalysisError, Attrs, DefaultInfo, En
                             SourceFile, SourceList, Timeout)
 from molt_build.toolchains.host_python import python_lane
 
+TEST_RAM_MB = 512            # tests are heavy; a first estimate until the scheduler learns
 FLAKY_RETRIES = 2   # a `flaky = true` test gets three attempts, as in Bazel
 MAX_SHARDS = 1000
 MAX_RUNS = 10_000   # shards x --runs-per-test: one action each
@@ -61,7 +62,7 @@ def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1, toolc
             ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, *argv, *a.args],
                        inputs=inputs, outputs=[marker], env=env, timeout=timeout_seconds(a.timeout),
                        progress=f"Testing {ctx.label}{suffix.replace('_', ' ')}", test=True,
-                       retries=FLAKY_RETRIES if a.flaky else 0, toolchain=toolchain)
+                       retries=FLAKY_RETRIES if a.flaky else 0, toolchain=toolchain, ram_mb=TEST_RAM_MB)
             markers.append(marker)
     return markers
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import CacheDir, Color, Quiet, Remote, Sandbox, Verbose
+from molt_build.cli.common import CacheDir, Color, LocalRamMb, Quiet, Remote, Sandbox, Verbose
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -22,6 +22,7 @@ def build(
     cache_dir: CacheDir = None,
     remote: Remote = None,
     sandbox: Sandbox = None,
+    local_ram_mb: LocalRamMb = None,
     profile_out: Annotated[Optional[str], typer.Option("--profile-out", help="Write a Chrome trace JSON here.")] = None,
     color: Color = "auto",
     quiet: Quiet = False,
@@ -42,6 +43,7 @@ def build(
     req = BuildRequest(patterns=patterns, jobs=jobs, keep_going=keep_going, toolchains=toolchain or [],
                        profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
                        verbose=verbose, color=color, explain=explain, timeout=timeout, sig_options=sig,
-                       profile_out=profile_out, sandbox=sandbox)
+                       profile_out=profile_out, sandbox=sandbox,
+                       local_ram_mb=local_ram_mb)
     outcome = run_build(req)
     raise typer.Exit(outcome.exit_code)

@@ -17,6 +17,9 @@ Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and the 
 Sandbox = Annotated[Optional[str], typer.Option(
     "--sandbox", help="auto (namespace where bubblewrap works, else light), namespace, light or none "
                       "(env MOLTB_SANDBOX).")]
+LocalRamMb = Annotated[Optional[int], typer.Option(
+    "--local-ram-mb", min=1, help="RAM budget (MiB) of running actions; each starts only when its estimate fits "
+                                  "(default: 67% of MemAvailable).")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="More detail (event log path, ...).")]
 
 

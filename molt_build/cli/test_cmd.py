@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import CacheDir, Color, Quiet, Sandbox, Verbose
+from molt_build.cli.common import CacheDir, Color, LocalRamMb, Quiet, Sandbox, Verbose
 
 
 @app.command()
@@ -31,6 +31,7 @@ def test(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
     cache_dir: CacheDir = None,
     sandbox: Sandbox = None,
+    local_ram_mb: LocalRamMb = None,
     color: Color = "auto",
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -45,5 +46,6 @@ def test(
                        verbose=verbose, color=color, sig_options=sig, command="test",
                        runs_per_test=runs_per_test, flaky_retries=flaky_retries, test_output=test_output,
                        junit=junit, measure_rss=measure_rss, rlimit_mb=rlimit_mb, retry_oom=not no_retry_oom,
-                       keep_pass_logs=keep_pass_logs, sandbox=sandbox)
+                       keep_pass_logs=keep_pass_logs, sandbox=sandbox,
+                       local_ram_mb=local_ram_mb)
     raise typer.Exit(run_build(req).exit_code)
