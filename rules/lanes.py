@@ -69,6 +69,8 @@ def _splice(argv: list[str], compiler: tuple[str, ...], profile: str) -> tuple[s
     for part in argv:
         if part == "{compiler}":
             out.extend(compiler)
+        elif part == "{args}":
+            continue                    # a run's arguments follow the program; a compile has none
         else:
             out.append(part.replace("{profile}", profile))
     return tuple(out)
