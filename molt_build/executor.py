@@ -210,8 +210,7 @@ class LocalExecutor:
                 argv = ("/bin/sh", "-c", COUNT_LEFTOVERS, f"{INSIDE}/leftovers", *argv)
             read_only = spawn.read_only + (interpreter_paths() if spawn.measure_rss else ())
             inputs = [(rel, host) for rel, host, _d in (*spawn.sources, *spawn.blobs)]
-            argv = tuple(bwrap_argv(sb.root, inputs, read_only, spawn.writable, spawn.network, argv, binds,
-                                    as_pid_1=not spawn.test))
+            argv = tuple(bwrap_argv(sb.root, inputs, read_only, spawn.writable, spawn.network, argv, binds))
             cwd = sb.root
         oom_before = oom_kills() if spawn.test else -1
         start = time.monotonic()
@@ -239,6 +238,7 @@ class LocalExecutor:
         if spawn.measure_rss:
             res.max_rss_kb = _read_int(os.path.join(sb.root, "test.rss")) or \
                 _read_int(os.path.join(sb.root, "rss")) or rss
+            res.peak_kb = max(res.peak_kb, res.max_rss_kb)
         if spawn.test:
             self._test_verdict(res, spawn, sb, stray if not ns else _read_int(os.path.join(sb.root, "leftovers")),
                                oom_before)

@@ -29,9 +29,10 @@ INSIDE_EXEC_ROOT = INSIDE + "/x"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 MODES = ("auto", "namespace", "light", "none")
 INSTALL_HINT = "apt-get install bubblewrap"
-# Run as the sandbox's first process: run the test, then count the processes it left
-# behind (the PID namespace shows only the sandbox's own: 1 is bwrap's init, $$ this
-# shell; zombies are on their way out). They all die when this shell exits.
+# Run as the sandbox's first process (PID 1): run the test as its child, then count the
+# processes it left behind (the PID namespace shows only the sandbox's own; zombies are
+# on their way out). They all die when this shell exits. Being PID 1, it is the one
+# process of the sandbox a test cannot kill, and its wait accounts the test's peak RSS.
 COUNT_LEFTOVERS = r'''out=$0
 "$@"
 code=$?
@@ -114,15 +115,15 @@ def _existing_dirs(paths) -> list[str]:
 
 def bwrap_argv(sandbox_root: str, inputs: list[tuple[str, str]], read_only: tuple[str, ...],
                writable: tuple[str, ...], network: bool, argv: tuple[str, ...],
-               binds: list[tuple[str, str]] = (), as_pid_1: bool = False) -> list[str]:
+               binds: list[tuple[str, str]] = ()) -> list[str]:
     """The bwrap command line: `inputs` are (exec-root path, host file) pairs,
     `read_only` host directories a toolchain needs, `writable` tool-private caches,
     `binds` other (host file, path inside) pairs mounted read-only (moltb's own helpers).
-    `as_pid_1`: the command is the namespace's first process (no bwrap init between),
-    so the kernel's account of its peak RSS reaches moltb; every process it started
-    still dies with it."""
+    The command is the namespace's first process (`--as-pid-1`: no bwrap init between),
+    so the kernel's account of its peak RSS and CPU reaches moltb; every process it
+    started still dies with it."""
     args = ["bwrap", "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
-            *(["--as-pid-1"] if as_pid_1 else []),
+            "--as-pid-1",
             "--new-session", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for d in writable:               # first: a read-only directory inside one stays read-only
         os.makedirs(d, exist_ok=True)

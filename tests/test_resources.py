@@ -68,3 +68,20 @@ def test_bad_resources_are_errors_naming_the_field(ws):
     ws.write(two("true"))
     r = ws.run("build", "//...", "--local-ram-mb", "0")
     assert r.returncode == 2 and "local-ram-mb" in r.stderr, r.stderr
+
+
+def test_test_runs_are_bounded_and_learned_too(ws):
+    hog = "python3 -c 'x = bytearray(300 << 20); x[::4096] = bytes(len(x[::4096])); import time; time.sleep(1)'\n"
+    ws.write({"BUILD.toml": HEADER + "".join(f'[t{i}]\nrule = "sh_test"\nsrc = "t.sh"\nsrcs = ["salt.txt"]\n\n'
+                                             for i in (1, 2)), "t.sh": hog, "salt.txt": "1\n"})
+    # The rule's default estimate for a test run (512 MiB) does not fit twice in 800.
+    r = ws.run("test", "//...", "-j", "2", "--local-ram-mb", "800")
+    assert r.returncode == 0, r.stderr
+    assert not overlapping(spans(ws)), spans(ws)
+    # Learned: about 300 MiB each, so two fit in 800.
+    ws.write({"salt.txt": "2\n"})
+    r = ws.run("test", "//...", "-j", "2", "--local-ram-mb", "800")
+    assert r.returncode == 0, r.stderr
+    estimates = [e["ram_mb"] for e in ws.events() if e["event"] == "action_started"]
+    assert all(300 <= m < 400 for m in estimates), estimates
+    assert overlapping(spans(ws)), spans(ws)
