@@ -50,21 +50,18 @@ if [ $code -gt 125 ]; then cat "$TMPDIR/stderr" >&2; exit $code; fi
 """
 
 
-# Run the reference, recording its exit status; a program the kernel killed (SIGKILL,
-# e.g. out of memory) is not a result to keep: the run dies the same way.
-REFERENCE = """"$@" >"$0.stdout" 2>"$0.stderr"
-code=$?
-if [ $code -eq 137 ]; then kill -KILL $$; fi
-echo $code >"$0"
-"""
 
 
 class DiffAttrs(Attrs):
     expected_failures: SourceFile = Field(
         default="", description="Expected-failure manifest (TOML: [xfail] label = reason, or "
                                 "label = {reason = ..., lanes = [...]}).")
-    stderr: Literal["ignore", "exact", "exception"] = Field(
-        default="ignore", description="How stderr is compared: ignore, exact, or exception (type and message).")
+    stderr: Literal["ignore", "exact", "match", "exception", "exception_signature", "traceback"] = Field(
+        default="ignore", description="How stderr is compared: ignore, exact (or match), or exception "
+                                      "(or exception_signature, traceback: the last `Type: message` line).")
+    stdout: Literal["exact", "relaxed", "pyperformance"] = Field(
+        default="exact", description="How stdout is compared: exact, relaxed (addresses and reference counts "
+                                     "normalised) or pyperformance (numbers normalised).")
     xfail: BoolOrReason = Field(default=False, description="The case is expected to fail (true or a reason).")
     timeout: Timeout = Field(default="moderate", description="Seconds (at most a day), or short, moderate, long, "
                                                              "eternal (each run of the case).")
@@ -142,7 +139,7 @@ def diff_test(ctx: RuleContext):
     compare = ctx.tool(TOOL, py)
     tools = [compare]
     base = f"_diff/{ctx.label.name}"
-    spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr,
+    spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr, "stdout": a.stdout,
                   "xfail": (a.xfail if isinstance(a.xfail, str) else ("expected to fail" if a.xfail else "")),
                   "expected": expected[0].path if expected else "", "manifest": manifest[0].path if manifest else "",
                   "args": list(a.args), "reference": None, "lanes": []}
@@ -153,8 +150,9 @@ def diff_test(ctx: RuleContext):
         # the case's TIMEOUT or OOM when it hangs or is killed). Whatever the program
         # does is its result, cached like any output: the exit status goes to $0,
         # stdout and stderr beside it.
-        ctx.action(mnemonic="DiffReference", argv=["/bin/sh", "-c", REFERENCE, ref[0].path, py, src.path, *a.args],
-                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host, test=True,
+        ctx.action(mnemonic="DiffReference", argv=[*compare.argv, "reference", ref[0].path, src.path, "--", py,
+                                                   src.path, *a.args],
+                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host, test=True, tools=[compare],
                    progress=f"Running {ctx.label} under CPython")
         spec["reference"] = {"exit": ref[0].path, "stdout": ref[1].path, "stderr": ref[2].path}
         inputs += ref
@@ -169,7 +167,7 @@ def diff_test(ctx: RuleContext):
                                  toolchain=tc)
             program = link_executable(ctx, cc, [obj], (), (), name=name, action=capture, toolchain=tc)
         spec["lanes"].append({"name": tc.name, "fingerprint": tc.fingerprint, "program": program.path,
-                              "run": _run_argv(tc, program)})
+                              "run": _run_argv(tc, program), "platform": tc.runner})
         inputs.append(program)
         if tc.run_tool is not None:
             tools.append(tc.run_tool)
@@ -182,7 +180,7 @@ def diff_test(ctx: RuleContext):
 
 # ----------------------------------------------------------------------- diff_suite
 
-SHARED = ("expected_failures", "stderr", "xfail", "timeout", "args", "toolchains", "tags", "visibility",
+SHARED = ("expected_failures", "stderr", "stdout", "xfail", "timeout", "args", "toolchains", "tags", "visibility",
           "description")
 
 

@@ -1,33 +1,38 @@
-"""The compare node of a differential case:
+"""The run nodes of a differential case:
 
+    python -m molt_build.rules.difftool reference OUT CASE -- PYTHON CASE ARGS...
     python -m molt_build.rules.difftool MARKER SPEC_JSON
 
-Runs each lane's candidate (or reads its recorded compile error), compares it with the
-reference (CPython's recorded run for a .py case; the first lane for a .c case) and
-with the expected stdout, and reports one status: PASSED, FAILED, XFAIL, XPASS,
-SKIPPED or OOM. The status goes to $TEST_STATUS_FILE; a passing status (PASSED, XFAIL,
-SKIPPED) also writes MARKER and exits 0, a failing one exits 1. The log (stdout) names
-each lane's result and shows a unified diff of any output that differs.
+`reference` runs the case under CPython with the case's MOLT_ENV, recording stdout,
+stderr and the exit status beside OUT (a program the kernel killed is not a result: the
+run dies the same way). The compare node runs each lane's candidate (or reads its
+recorded compile error), compares it with the reference (CPython's recorded run for a
+.py case; the first lane for a .c case), with the other lanes and with the expected
+stdout, and reports one status: PASSED, FAILED, XFAIL, XPASS, SKIPPED or OOM. The
+status goes to $TEST_STATUS_FILE; a passing status (PASSED, XFAIL, SKIPPED) also writes
+MARKER and exits 0, a failing one exits 1. The log (stdout) names each lane's result and
+shows a unified diff of any output that differs.
 
-Per-case metadata is a comment in the case: `# MOLT_META: xfail=reason, skip,
-stdout=relaxed, stderr=exception` (`//` comments in C). The expected-failure manifest is
-TOML: `[xfail]` with `"//pkg:case" = "reason"` or `{reason = "...", lanes = ["native"]}`."""
+The case's headers follow Molt's grammar (rules/casemeta.py); the comparison modes are
+in rules/comparison.py. The expected-failure manifest is TOML: `[xfail]` with
+`"//pkg:case" = "reason"` or `{reason = "...", lanes = ["native"]}`."""
 from __future__ import annotations
 
 import difflib
 import json
 import os
-import re
+import signal
 import subprocess
 import sys
 import tomllib
 
+from molt_build.rules.casemeta import CaseMeta, parse
+from molt_build.rules.comparison import exception_line, same_stderr, same_stdout
 from molt_build.test_outcome import classify_failure, oom_kills
 
 COMPILE_ERROR = b"moltb-compile-error"
-META = re.compile(r"^\s*(?:#|//)\s*MOLT_META\s*:(.*)$", re.M)
-EXCEPTION_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*)$", re.M)
-SYNTAX = (b"SyntaxError", b"IndentationError", b"TabError")
+SYNTAX = ("SyntaxError", "IndentationError", "TabError")
+WASM_RUNNERS = ("wasm", "cranelift")
 
 
 class BadManifest(Exception):
@@ -44,18 +49,6 @@ class Run:
 
     def describe(self) -> str:
         return "compile error" if self.compile_error else f"exit {self.code}"
-
-
-def parse_meta(text: str) -> dict[str, str]:
-    meta: dict[str, str] = {}
-    for m in META.finditer(text):
-        for item in m.group(1).split(","):
-            item = item.strip()
-            if not item:
-                continue
-            key, _, value = item.partition("=")
-            meta[key.strip().lower()] = value.strip() or "yes"
-    return meta
 
 
 def manifest_entry(path: str, label: str) -> tuple[str, list[str]] | None:
@@ -77,17 +70,16 @@ def manifest_entry(path: str, label: str) -> tuple[str, list[str]] | None:
     return str(entry.get("reason", "listed in the expected-failure manifest")), list(entry.get("lanes", []))
 
 
-def exception_of(stderr: bytes) -> bytes:
-    """The last `Type: message` line of a traceback (exception type and message)."""
-    found = EXCEPTION_LINE.findall(stderr)
-    return found[-1].strip() if found else b""
-
-
 def is_python_compile_error(run: Run) -> bool:
-    return run.code != 0 and exception_of(run.stderr).split(b":")[0].split(b".")[-1] in SYNTAX
+    line = exception_line(run.stderr) or ""
+    return run.code != 0 and line.split(":")[0].split(".")[-1] in SYNTAX
 
 
-def run_lane(lane: dict, args: list[str]) -> Run:
+def run_env(meta: CaseMeta) -> dict[str, str]:
+    return {**os.environ, **meta.env}
+
+
+def run_lane(lane: dict, args: list[str], env: dict[str, str]) -> Run:
     with open(lane["program"], "rb") as f:
         head = f.read(len(COMPILE_ERROR))
     if head == COMPILE_ERROR:
@@ -102,7 +94,7 @@ def run_lane(lane: dict, args: list[str]) -> Run:
         rss_file = os.path.join(os.environ.get("TMPDIR", "."), f"rss-{lane['name']}")
         argv = [sys.executable, "-S", "-E", rss_exec.__file__, rss_file, "0", "--", *argv]
     kills = oom_kills()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env)
     code = proc.returncode
     if code < 0:
         code = 128 - code                               # as a shell reports a signal
@@ -125,17 +117,12 @@ def is_oom(run: Run) -> bool:
     return classify_failure(run.code, run.stderr, rlimit, run.oom_killed)[0] == "OOM"
 
 
-def relaxed(data: bytes) -> list[str]:
-    lines = [ln.rstrip() for ln in data.decode(errors="replace").splitlines()]
-    return [ln for ln in lines if ln]
-
-
 def udiff(a: bytes, b: bytes, name_a: str, name_b: str) -> str:
     return "".join(difflib.unified_diff(a.decode(errors="replace").splitlines(True),
                                         b.decode(errors="replace").splitlines(True), name_a, name_b))
 
 
-def compare(ref: Run, got: Run, ref_name: str, lane: str, stderr_mode: str, relaxed_stdout: bool,
+def compare(ref: Run, got: Run, ref_name: str, lane: str, stdout_mode: str, stderr_mode: str,
             python: bool) -> list[str]:
     """What differs between two runs (empty: they agree)."""
     if got.compile_error:
@@ -146,18 +133,17 @@ def compare(ref: Run, got: Run, ref_name: str, lane: str, stderr_mode: str, rela
         return [f"{ref_name} failed to compile, {lane} did not ({got.describe()})"]
     # CPython's SyntaxError against a candidate that compiled and ran: the outputs decide.
     problems = []
-    same = relaxed(ref.stdout) == relaxed(got.stdout) if relaxed_stdout else ref.stdout == got.stdout
-    if not same:
-        problems.append(f"stdout differs ({ref_name} vs {lane}):\n" +
+    if not same_stdout(stdout_mode, ref.stdout, got.stdout):
+        mode = "" if stdout_mode == "exact" else f", {stdout_mode}"
+        problems.append(f"stdout differs ({ref_name} vs {lane}{mode}):\n" +
                         udiff(ref.stdout, got.stdout, f"{ref_name}/stdout", f"{lane}/stdout"))
     if ref.code != got.code:
         problems.append(f"exit code differs: {ref_name} {ref.code}, {lane} {got.code}")
-    if stderr_mode == "exact" and ref.stderr != got.stderr:
-        problems.append(f"stderr differs ({ref_name} vs {lane}):\n" +
-                        udiff(ref.stderr, got.stderr, f"{ref_name}/stderr", f"{lane}/stderr"))
-    elif stderr_mode == "exception" and exception_of(ref.stderr) != exception_of(got.stderr):
-        problems.append(f"exception differs: {ref_name} {exception_of(ref.stderr).decode(errors='replace')!r}, "
-                        f"{lane} {exception_of(got.stderr).decode(errors='replace')!r}")
+    if not same_stderr(stderr_mode, ref.stderr, got.stderr):
+        ea, eb = exception_line(ref.stderr), exception_line(got.stderr)
+        detail = f": {ref_name} {ea!r}, {lane} {eb!r}" if ea is not None and eb is not None else \
+            f":\n{udiff(ref.stderr, got.stderr, f'{ref_name}/stderr', f'{lane}/stderr')}"
+        problems.append(f"stderr differs ({stderr_mode}){detail}")
     return problems
 
 
@@ -183,80 +169,132 @@ def finish(marker: str, status: str, lines: list[str], runs=()) -> int:
     return 1
 
 
+def selected_lanes(lanes: list[dict], meta: CaseMeta) -> list[dict]:
+    """`wasm=no` drops the lanes whose programs run under the wasm runtime; `wasm=only`
+    keeps only those."""
+    wasm = meta.one("wasm")
+    if wasm == "no":
+        return [l for l in lanes if l.get("platform") not in WASM_RUNNERS]
+    if wasm == "only":
+        return [l for l in lanes if l.get("platform") in WASM_RUNNERS]
+    return lanes
+
+
+def expected_failures(spec: dict, meta: CaseMeta, lanes: list[dict]) -> dict[str, str]:
+    """Lane -> why it is expected to fail (BadManifest when the manifest is unreadable)."""
+    names = [l["name"] for l in lanes]
+    out = {n: meta.reason for n in names if meta.expects_failure_of(n)}
+    everywhere = spec["xfail"] or (" ".join(meta.meta["xfail"]) or "marked xfail in the case"
+                                   if "xfail" in meta.meta else "")
+    if everywhere:
+        out.update({n: everywhere for n in names})
+    listed = manifest_entry(spec["manifest"], spec["label"])
+    if listed:
+        reason, only = listed
+        out.update({n: reason for n in names if not only or n in only})
+    return out
+
+
+def verdict(marker: str, lines: list[str], problems: dict[str, list[str]], expected: dict[str, str],
+            runs: list[tuple[str, Run]]) -> int:
+    unexpected = {n: p for n, p in problems.items() if n not in expected}
+    for ps in problems.values():
+        lines.extend(ps)
+    if unexpected:
+        for name, got in runs:
+            if got.stderr:
+                lines.append(f"--- {name} stderr ---\n{got.stderr.decode(errors='replace')[-4000:]}")
+        return finish(marker, "FAILED", lines, runs)
+    if problems:
+        reasons = sorted({expected[n] for n in problems})
+        return finish(marker, "XFAIL", lines + [f"expected failure: {'; '.join(reasons)}"], runs)
+    if expected:
+        return finish(marker, "XPASS", lines + [f"expected to fail ({'; '.join(sorted(set(expected.values())))}) "
+                                                f"on {', '.join(sorted(expected))} but every lane matched: "
+                                                "remove the mark"], runs)
+    return finish(marker, "PASSED", lines, runs)
+
+
 def main(marker: str, spec: dict) -> int:
-    source = read(spec["case"]).decode(errors="replace")
-    meta = parse_meta(source)
+    meta = parse(read(spec["case"]).decode(errors="replace"))
     lines = [f"case {spec['case']} ({spec['label']})"]
-    if "skip" in meta:
-        return finish(marker, "SKIPPED", lines + [f"skipped: {meta['skip']}"])
-    stderr_mode = meta.get("stderr", spec["stderr"])
-    relaxed_stdout = meta.get("stdout") == "relaxed"
-    xfail, xfail_lanes = spec["xfail"], []
-    if "xfail" in meta:
-        xfail = meta["xfail"] if meta["xfail"] != "yes" else "marked xfail in the case"
+    if meta.errors:
+        return finish(marker, "FAILED", lines + meta.errors)
+    if "skip" in meta.meta:
+        return finish(marker, "SKIPPED", lines + [f"skipped: {' '.join(meta.meta['skip']) or 'marked skip'}"])
+    why = meta.platform_skip()
+    if why:
+        return finish(marker, "SKIPPED", lines + [f"skipped: {why}"])
+    lanes = selected_lanes(spec["lanes"], meta)
+    if not lanes:
+        return finish(marker, "SKIPPED", lines + [f"skipped: wasm={meta.one('wasm')} leaves no lane"])
+    stdout_mode, stderr_mode = meta.stdout_mode(spec.get("stdout", "exact")), meta.stderr_mode(spec["stderr"])
     try:
-        listed = manifest_entry(spec["manifest"], spec["label"])
+        expected = expected_failures(spec, meta, lanes)
     except BadManifest as e:
         return finish(marker, "FAILED", lines + [f"cannot use the expected-failure manifest: {e}"])
-    if listed:
-        xfail, xfail_lanes = listed
     python = spec["kind"] == "py"
+    env = run_env(meta)
     runs: list[tuple[str, Run]] = []
-    for lane in spec["lanes"]:
-        got = run_lane(lane, spec["args"])
+    for lane in lanes:
+        got = run_lane(lane, spec["args"], env)
         runs.append((lane["name"], got))
         lines.append(f"{lane['name']}: {got.describe()}, {len(got.stdout)} bytes of stdout")
         if is_oom(got):
             lines.append(got.stderr.decode(errors="replace")[-2000:])
             return finish(marker, "OOM", lines + [f"{lane['name']} ran out of memory"], runs)
+    problems: dict[str, list[str]] = {}
     if python:
         r = spec["reference"]
         ref = Run(read(r["stdout"]), read(r["stderr"]), int(read(r["exit"]).strip() or b"0"))
-        ref_name = "cpython"
+        ref_name, against = "cpython", runs
         lines.insert(1, f"cpython: exit {ref.code}, {len(ref.stdout)} bytes of stdout")
         if is_oom(ref):
             lines.append(ref.stderr.decode(errors="replace")[-2000:])
             return finish(marker, "OOM", lines + ["cpython ran out of memory"], runs)
-        against = runs
     else:
-        ref_name, ref = runs[0]
-        against = runs[1:]
-    problems: dict[str, list[str]] = {}
+        (ref_name, ref), against = runs[0], runs[1:]
     for name, got in against:
-        p = compare(ref, got, ref_name, name, stderr_mode, relaxed_stdout, python)
+        p = compare(ref, got, ref_name, name, stdout_mode, stderr_mode, python)
         if p:
             problems[name] = p
+    if python:
+        diverging(runs, expected, stdout_mode, stderr_mode, problems)
     if spec["expected"]:
-        want = Run(read(spec["expected"]))
+        want = read(spec["expected"])
         for name, got in ([(ref_name, ref)] if python else []) + runs:
-            if got.compile_error:
-                continue
-            same = relaxed(want.stdout) == relaxed(got.stdout) if relaxed_stdout else want.stdout == got.stdout
-            if not same:
+            if not got.compile_error and not same_stdout(stdout_mode, want, got.stdout):
                 problems.setdefault(name, []).append(
                     f"stdout differs from {spec['expected']}:\n" +
-                    udiff(want.stdout, got.stdout, spec["expected"], f"{name}/stdout"))
-    if xfail_lanes:                       # the manifest names the lanes expected to fail
-        failing = any(n in xfail_lanes for n in problems)
-        others = {n: p for n, p in problems.items() if n not in xfail_lanes}
-        if others:
-            problems, xfail = others, ""
-        elif not failing:
-            problems = {}
-    for name, ps in problems.items():
-        lines.extend(ps)
-    if problems:
-        if xfail:
-            return finish(marker, "XFAIL", lines + [f"expected failure: {xfail}"], runs)
-        for name, got in runs:
-            if got.stderr:
-                lines.append(f"--- {name} stderr ---\n{got.stderr.decode(errors='replace')[-4000:]}")
-        return finish(marker, "FAILED", lines, runs)
-    if xfail:
-        return finish(marker, "XPASS", lines + [f"expected to fail ({xfail}) but every lane matched: "
-                                                "remove the xfail mark"], runs)
-    return finish(marker, "PASSED", lines, runs)
+                    udiff(want, got.stdout, spec["expected"], f"{name}/stdout"))
+    return verdict(marker, lines, problems, expected, runs)
+
+
+def diverging(runs: list[tuple[str, Run]], expected: dict[str, str], stdout_mode: str, stderr_mode: str,
+              problems: dict[str, list[str]]) -> None:
+    """Candidate lanes (not expected to fail) that disagree with each other fail the
+    case, whichever of them agrees with CPython."""
+    checked = [(n, r) for n, r in runs if n not in expected]
+    for i, (a, ra) in enumerate(checked):
+        for b, rb in checked[i + 1:]:
+            if compare(ra, rb, a, b, stdout_mode, stderr_mode, True):
+                for name in (a, b):
+                    problems.setdefault(name, []).append(f"lanes disagree with each other: {a} vs {b}")
+
+
+def reference(out: str, case: str, argv: list[str]) -> int:
+    """Run CPython on the case with its MOLT_ENV; record stdout, stderr, exit status."""
+    env = run_env(parse(read(case).decode(errors="replace")))
+    with open(out + ".stdout", "wb") as so, open(out + ".stderr", "wb") as se:
+        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se, env=env).returncode
+    if code == -signal.SIGKILL:
+        os.kill(os.getpid(), signal.SIGKILL)          # killed (out of memory): not a result to keep
+    with open(out, "w") as f:
+        f.write(f"{code if code >= 0 else 128 - code}\n")
+    return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["reference"]:
+        sys.exit(reference(sys.argv[2], sys.argv[3], sys.argv[5:]))
     sys.exit(main(sys.argv[1], json.loads(sys.argv[2])))
