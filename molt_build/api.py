@@ -22,7 +22,7 @@ from molt_build.model import Action, DefaultInfo, File, Provider, Tool, Toolchai
 from molt_build.tools import interpreter_paths, python_tool  # noqa: F401  (re-exported)
 
 __all__ = [
-    "Action", "AnalysisError", "Attrs", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
+    "Action", "AnalysisError", "Attrs", "MacroContext", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
     "LabelList", "Provider", "SourceFile", "Rule", "RuleContext", "SourceList", "TEST_TIMEOUTS", "Timeout", "Tool",
     "Toolchain", "ToolchainContext", "ToolchainInfo", "ToolchainUnavailable", "ToolInfo", "ToolRef", "LaneInfo",
     "interpreter_paths", "is_label_text", "probe_tool",
@@ -159,9 +159,23 @@ class Rule:
     # The target's `toolchains` attribute names the lanes it builds for within one
     # configuration (through `ctx.lane`), instead of restricting its configurations.
     lanes: bool = False
-    # A macro: `expand(name, attrs, sources)` returns the targets it stands for, as
-    # (name, table) pairs loaded like any BUILD.toml table (e.g. one test per file).
-    expand: Callable[[str, "Attrs", dict], list[tuple[str, dict]]] | None = None
+    # A macro: `expand(name, attrs, sources, macro)` returns the targets it stands for,
+    # as (name, table) pairs loaded like any BUILD.toml table (e.g. one test per file).
+    # `macro` (a MacroContext) reads the files a macro's expansion depends on.
+    expand: Callable[[str, "Attrs", dict, "MacroContext"], list[tuple[str, dict]]] | None = None
+
+
+class MacroContext:
+    """What a macro may read while its package loads: package files (e.g. a list of
+    cases) and globs. Everything read becomes an input of loading, so an edit to it
+    means a fresh analysis."""
+
+    def __init__(self, read_text: Callable[[str], str], glob: Callable[[str], list[str]],
+                 is_dir: Callable[[str], bool], is_file: Callable[[str], bool]):
+        self.read_text = read_text          # package-relative path -> text
+        self.glob = glob                    # package-relative pattern -> package-relative files
+        self.is_dir = is_dir
+        self.is_file = is_file
 
 
 # --------------------------------------------------------------------------- actions

@@ -114,6 +114,12 @@ def parse(text: str, display: str) -> dict:
     return data
 
 
+def read_text(path: str, display: str) -> str:
+    """A file loading reads besides BUILD files (e.g. a TESTS.txt), with their checks:
+    a regular UTF-8 file under the size limit."""
+    return decode(read_bytes(path, display), display)
+
+
 def read_build_file(path: str, display: str) -> dict:
     """Read, decode, parse and check one BUILD.toml (`display`: its name in messages)."""
     return parse(decode(read_bytes(path, display), display), display)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from molt_build.build_file import read_build_file
-from molt_build.api import LABELS, SOURCES, TOOLREF, Attrs, Rule, fields_of, is_label_text
+from molt_build.build_file import read_text as read_build_text
+from molt_build.api import LABELS, SOURCES, TOOLREF, Attrs, MacroContext, Rule, fields_of, is_label_text
 from molt_build.errors import BuildFileError, CycleError, LabelError, MoltbError
 from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
@@ -126,7 +127,7 @@ class Loader:
         rel_sources = {attr: [e if isinstance(e, Label) else (e[len(pkg) + 1:] if pkg else e) for e in entries]
                        for attr, entries in t.sources.items()}
         try:
-            generated = t.rule.expand(t.label.name, t.attrs, rel_sources)
+            generated = t.rule.expand(t.label.name, t.attrs, rel_sources, self._macro_context(pkg, display))
         except MoltbError as e:
             e.file, e.target = e.file or display, e.target or t.label.name
             self._fail(e)
@@ -147,6 +148,28 @@ class Loader:
                 continue
             made.append(targets[gname].label)
         t.deps["expanded"] = made
+
+    def _macro_context(self, pkg: str, display: str) -> MacroContext:
+        base = self.tree.abs(pkg)
+        strip = len(pkg) + 1 if pkg else 0
+
+        def inside(rel: str) -> str:
+            norm = os.path.normpath(rel)
+            if os.path.isabs(rel) or norm == ".." or norm.startswith("../"):
+                raise BuildFileError(f"'{rel}' is outside the package", file=display)
+            return norm
+
+        def read_text(rel: str) -> str:
+            path = os.path.join(base, inside(rel))
+            root_rel = os.path.relpath(path, self.ws.root)
+            self.build_files.append(root_rel)     # an input of loading, like a BUILD file
+            return read_build_text(path, root_rel)
+
+        def glob(pattern: str) -> list[str]:
+            return [p[strip:] for p in self.tree.glob(pkg, pattern)]
+
+        return MacroContext(read_text, glob, lambda rel: os.path.isdir(os.path.join(base, inside(rel))),
+                            lambda rel: os.path.isfile(os.path.join(base, inside(rel))))
 
     def _toolchain_hint(self, name: str) -> str:
         close = difflib.get_close_matches(name, list(self.registry.toolchains), n=1)

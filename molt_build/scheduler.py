@@ -307,7 +307,16 @@ class Scheduler:
         this process stages it. When the cache lost it (cleared, pruned) or it was bad,
         the workspace copy is put back if it still has the content; else LostInput."""
         try:
-            return self.cas.checked(digest, exe)
+            blob = self.cas.checked(digest, exe)
+            # The checked blob, by a name `cache clear` and `prune` leave alone: the
+            # workspace's materialized output when it is the same file (a hard link).
+            local = os.path.join(self.root, path)
+            try:
+                if os.stat(local).st_ino == os.stat(blob).st_ino:
+                    return local
+            except OSError:
+                pass
+            return blob
         except BlobMissing as e:
             local = os.path.join(self.root, path)
             try:

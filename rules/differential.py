@@ -21,7 +21,8 @@ import json
 import posixpath
 from typing import Literal
 
-from molt_build.api import (AnalysisError, Attrs, BoolOrReason, DefaultInfo, Field, File, Rule, RuleContext,
+from molt_build.api import (AnalysisError, Attrs, BoolOrReason, DefaultInfo, Field, File, MacroContext, Rule,
+                            RuleContext,
                             SourceFile, SourceList, Timeout, ToolchainInfo, ToolchainUnavailable)
 from molt_build.rules.c import compile_object, link_executable
 from molt_build.rules.python import declare_py_program
@@ -33,6 +34,7 @@ from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 TOOL = "molt_build.rules.difftool"
 COMPILE_ERROR = "moltb-compile-error"      # first line of a recorded compile error
 C_LANES = ("native", "wasm", "cranelift")
+CASE_EXTS = (".py", ".c")
 # $0: the output; then the step's generated inputs up to `--`; then the command. A
 # recorded error among the inputs is passed on; a failing command (exit 1-125) leaves
 # its error in the output instead of failing the action.
@@ -74,8 +76,12 @@ class DiffTestAttrs(DiffAttrs):
 
 
 class DiffSuiteAttrs(DiffAttrs):
-    srcs: SourceList = Field(description="The cases (.py or .c files; globs allowed): one diff_test per file, "
+    srcs: SourceList = Field(default_factory=list,
+                             description="The cases (.py or .c files; globs allowed): one diff_test per file, "
                                          "named after the file's stem.")
+    cases_from: SourceFile = Field(default="", description="A case list such as Molt's TESTS.txt: one path "
+                                                           "per line (relative to the list), # comments, a "
+                                                           "directory means every case file in it.")
     expected: SourceList = Field(default_factory=list,
                                  description="Expected-stdout files (globs allowed); a case takes the one "
                                              "with its stem (loops.c → loops.expected).")
@@ -189,16 +195,46 @@ def _shared_defaults(model: type) -> dict:
     return {f: model.model_fields[f].get_default(call_default_factory=True) for f in SHARED}
 
 
-def expand_glob_case(name: str, attrs: DiffTestAttrs, sources: dict) -> list[tuple[str, dict]]:
+def expand_glob_case(name: str, attrs: DiffTestAttrs, sources: dict, macro=None) -> list[tuple[str, dict]]:
     """A diff_test whose `src` is a glob is a suite of the files it matches."""
     if not any(c in attrs.src for c in "*?["):
         return []
     return expand_suite(name, attrs, {"srcs": sources.get("src", ()), "expected": sources.get("expected", ())},
-                        field="src")
+                        macro, field="src")
 
 
-def expand_suite(name: str, attrs: DiffAttrs, sources: dict, field: str = "srcs") -> list[tuple[str, dict]]:
-    """One diff_test table per case file, named after its stem."""
+def listed_cases(listing: str, macro: MacroContext) -> list[str]:
+    """The case files a TESTS.txt names (package-relative): one path per line, relative
+    to the list's directory; `#` starts a comment line; a directory stands for every
+    case file under it; a missing entry is an error naming it."""
+    base = posixpath.dirname(listing)
+    cases: list[str] = []
+    for n, line in enumerate(macro.read_text(listing).splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        rel = posixpath.normpath(posixpath.join(base, entry))
+        if rel.startswith("../") or rel == ".." or posixpath.isabs(entry):
+            raise AnalysisError(f"{listing}:{n}: '{entry}' is outside the package", field="cases_from")
+        if macro.is_dir(rel):
+            found = [p for p in macro.glob(f"{rel}/**/*") if posixpath.splitext(p)[1] in CASE_EXTS]
+            cases.extend(p for p in found if p not in cases)
+        elif macro.is_file(rel):
+            if posixpath.splitext(rel)[1] not in CASE_EXTS:
+                raise AnalysisError(f"{listing}:{n}: '{entry}' is not a .py or .c case", field="cases_from")
+            if rel not in cases:
+                cases.append(rel)
+        else:
+            raise AnalysisError(f"{listing}:{n}: '{entry}' does not exist", field="cases_from")
+    return cases
+
+
+def expand_suite(name: str, attrs: DiffAttrs, sources: dict, macro=None, field: str = "srcs") -> list[tuple[str, dict]]:
+    """One diff_test table per case file, named after its stem (or per case of the
+    `cases_from` list)."""
+    if sources.get("cases_from"):
+        (listing,) = sources["cases_from"]
+        sources = {**sources, "srcs": [*sources.get("srcs", ()), *listed_cases(listing, macro)]}
     expected = {posixpath.splitext(posixpath.basename(p))[0]: p for p in sources.get("expected", ())
                 if isinstance(p, str)}
     tables: dict[str, dict] = {}
@@ -208,7 +244,7 @@ def expand_suite(name: str, attrs: DiffAttrs, sources: dict, field: str = "srcs"
         if not isinstance(path, str):
             raise AnalysisError(f"'{path}' is a label; a suite takes case files", field=field)
         stem = posixpath.splitext(posixpath.basename(path))[0]
-        if posixpath.splitext(path)[1] not in (".py", ".c"):
+        if posixpath.splitext(path)[1] not in CASE_EXTS:
             continue              # e.g. a glob that also matches expected files
         if stem in tables:
             raise AnalysisError(f"two cases are named '{stem}': {origin[stem]} and {path}", field=field,

@@ -347,3 +347,27 @@ def test_repo_differential_cases_all_run_then_all_cached(ws):
     assert ws.executed() == []
     assert all(t["cached"] for t in summary(ws)["tests"])
     assert ws.finished()["actions"]["executed"] == 0
+
+
+# ------------------------------------------------------------ case lists
+
+def test_cases_from_a_tests_txt_runs_exactly_the_listed_cases(ws):
+    ws.write({"BUILD.toml": HEADER,
+              "d/BUILD.toml": '[listed]\nrule = "diff_suite"\ncases_from = "TESTS.txt"\ntoolchains = ["native"]\n',
+              "d/TESTS.txt": "# the cases\na.py\n\nsub\n",
+              "d/a.py": GOOD, "d/helper.py": "VALUE = 1\n",
+              "d/sub/b.py": GOOD, "d/sub/c.py": "print('c')\n"})
+    r = ws.run("query", "//d:all")
+    assert set(r.stdout.split()) == {"//d:listed", "//d:a", "//d:b", "//d:c"}, r.stdout + r.stderr
+    r = ws.run("test", "//d/...")
+    assert r.returncode == 0, r.stderr
+    assert set(statuses(ws)) == {"//d:a", "//d:b", "//d:c"}
+    # The list is an input of loading: a new entry is picked up.
+    ws.write({"d/TESTS.txt": "a.py\nsub\nhelper.py\n"})
+    r = ws.run("query", "//d:all")
+    assert "//d:helper" in r.stdout.split(), r.stdout + r.stderr
+    ws.write({"d/TESTS.txt": "a.py\nmissing.py\n"})
+    r = ws.run("test", "//d/...")
+    assert r.returncode == 2, r.stderr
+    assert "TESTS.txt:2: 'missing.py' does not exist" in r.stderr and "cases_from" in r.stderr
+    assert "Traceback" not in r.stderr
