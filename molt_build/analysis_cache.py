@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from molt_build.model import Action, DefaultInfo, File, ToolchainInfo
 from molt_build.labels import Label
 
-FORMAT = 9
+FORMAT = 10
 
 
 @dataclass
@@ -41,7 +41,7 @@ def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
         toolchains = result.toolchains
     enc_actions = [(str(a.owner), a.mnemonic, a.argv, tuple((f.path, f.is_source, f.origin) for f in a.inputs),
                     tuple(o.path for o in a.outputs), a.env, a.progress, a.timeout, a.uses_toolchain, a.config, a.test,
-                    a.retries, a.toolchain, a.requirements, a.ram_mb, a.cpu, a.ram_declared)
+                    a.retries, a.toolchain, a.requirements, a.ram_mb, a.cpu, a.ram_declared, a.report)
                    for a in actions]
     enc_tc = {n: (t.fingerprint, dict(t.env), dict(t.private_env), t.tool_files, t.tool_dirs, t.version, t.runner,
                   t.run_prefix, t.sandbox_paths, t.pass_env, t.private_pass_env) for n, t in toolchains.items()}
@@ -55,7 +55,7 @@ def decode(data: dict) -> CachedAnalysis | None:
     files: dict[tuple[str, bool, str], File] = {}
     actions = []
     for owner, mnemonic, argv, inputs, outputs, env, progress, timeout, uses_tc, config, test, retries, tc_name, \
-            requirements, ram_mb, cpu, ram_declared in data["actions"]:
+            requirements, ram_mb, cpu, ram_declared, report in data["actions"]:
         label = _label(owner)
         ins = []
         for key in inputs:
@@ -65,7 +65,8 @@ def decode(data: dict) -> CachedAnalysis | None:
             ins.append(f)
         outs = tuple(File(p, False, label) for p in outputs)
         actions.append(Action(label, mnemonic, argv, tuple(ins), outs, env, progress, timeout, uses_tc, config,
-                              test, retries, tc_name, tuple(requirements), ram_mb, cpu, ram_declared))
+                              test, retries, tc_name, tuple(requirements), ram_mb, cpu, ram_declared,
+                              tuple(tuple(x) for x in report)))
     toolchains = {n: ToolchainInfo(name=n, fingerprint=fp, env=env, private_env=penv, tool_files=tuple(tf),
                                    tool_dirs=tuple(td), version=ver, runner=runner, run_prefix=tuple(rp),
                                    sandbox_paths=tuple(sp), pass_env=tuple(pe), private_pass_env=tuple(ppe))

@@ -334,11 +334,12 @@ class RuleContext:
                progress: str = "", timeout: float | None = None,
                uses_toolchain: bool | None = None, test: bool = False, retries: int = 0,
                toolchain: ToolchainInfo | None = None, tools: Iterable[Tool] = (), ram_mb: int = 0,
-               cpu: int = 1) -> Action:
+               cpu: int = 1, report: Mapping[str, str] | None = None) -> Action:
         """Declare an action. `tools`: programs it runs that are not plain inputs (e.g.
         from `ctx.tool`); their files become inputs and their environment is added.
         `ram_mb` and `cpu`: the rule's estimate for this kind of action (the target's
-        `resources` attribute wins)."""
+        `resources` attribute wins). `report`: what test reports say about a test run
+        (`case`: its file; `lanes`: the lanes it compares), not keyed."""
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings")
@@ -371,7 +372,7 @@ class RuleContext:
                      timeout=timeout, uses_toolchain=use_tc, config=posixpath.basename(self.out_root),
                      test=test, retries=retries, toolchain=lane,
                      requirements=tuple(t for t in getattr(self.attrs, "tags", ()) if t in EXECUTION_TAGS),
-                     **self._resources(ram_mb, cpu))
+                     report=tuple(sorted((report or {}).items())), **self._resources(ram_mb, cpu))
         self.actions.append(act)
         return act
 

@@ -20,6 +20,7 @@ from molt_build.events import EventLog
 from molt_build.layout import STATE_DIR
 
 SANDBOX_MODES = ("auto", "namespace", "light", "none")
+REPORT_FORMATS = ("moltb", "molt")
 MAX_RUNS_PER_TEST = 1000     # --runs-per-test and --flaky-retries: each run is an action
 EMPTY_TESTS = {"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
                "xpass": 0, "oom": 0, "timeout": 0}
@@ -53,6 +54,7 @@ class BuildRequest:
     keep_pass_logs: bool = False
     sandbox: str | None = None           # auto | namespace | light | none (default: $MOLTB_SANDBOX or auto)
     local_ram_mb: int | None = None      # RAM budget of running actions (default: resources.default_ram_mb)
+    report_format: str = "moltb"         # test reports: moltb, or molt (Molt's runner's failures.txt/summary.json)
 
 
 @dataclass
@@ -135,7 +137,8 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
     output, color = flags.get("--test-output", "errors"), flags.get("--color", "auto")
     if None in (runs, retries, rlimit) or output not in ("errors", "all", "summary") or \
             color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES or \
-            not _positive(flags.get("--local-ram-mb", "1")) or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
+            not _positive(flags.get("--local-ram-mb", "1")) or \
+            flags.get("--report-format", "moltb") not in REPORT_FORMATS or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
         return None            # the full CLI explains what is wrong
     toolchains = options.get("--toolchain", [])
     return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
@@ -147,7 +150,7 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
                         command="test", runs_per_test=runs, flaky_retries=retries, test_output=output,
                         junit=flags.get("--junit"), measure_rss=bool(flags.get("--measure-rss")), rlimit_mb=rlimit,
                         retry_oom=not flags.get("--no-retry-oom"), keep_pass_logs=bool(flags.get("--keep-pass-logs")),
-                        sandbox=flags.get("--sandbox"),
+                        sandbox=flags.get("--sandbox"), report_format=flags.get("--report-format", "moltb"),
                         local_ram_mb=int(flags["--local-ram-mb"]) if "--local-ram-mb" in flags else None)
 
 
@@ -399,8 +402,9 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
         limits = {"rlimit_mb": req.rlimit_mb, "retry_oom": req.retry_oom, "measure_rss": req.measure_rss,
                   "keep_pass_logs": req.keep_pass_logs, "runs_per_test": req.runs_per_test,
                   "flaky_retries": req.flaky_retries}
+        run_id = os.path.splitext(os.path.basename(events.path))[0]
         outcome.tests = testing.write_reports(plan.root, tests, req.jobs or default_jobs(), req.junit, limits,
-                                              req.keep_pass_logs)
+                                              req.keep_pass_logs, req.report_format, run_id)
         testing.print_results(tests, plan.root, req.test_output, err)
         c = outcome.tests
         extra = "".join(f", {c[k]} {k}" for k in ("xfail", "skipped") if c[k])

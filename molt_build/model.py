@@ -98,6 +98,8 @@ class Action:
     ram_mb: int = 0               # RAM estimate (0: none; the scheduler learns from its last run)
     cpu: int = 1                  # CPU slots it uses
     ram_declared: bool = False    # ram_mb comes from the target's `resources` (it wins over learning)
+    # What test reports say about a test run (not keyed): e.g. ("case", its file), ("lanes", "a,b").
+    report: tuple[tuple[str, str], ...] = ()
 
 
 # ------------------------------------------------------------------------ toolchains

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 from molt_build.errors import EXIT_BUILD_FAILED, EXIT_NO_TESTS, EXIT_OK, EXIT_TESTS_FAILED, UsageError
 from molt_build.layout import TESTLOGS_DIR
+from molt_build.molt_reports import write_molt_reports, write_results_jsonl
 
 FAILING = ("FAILED", "TIMEOUT", "XPASS", "OOM")
 PRUNED = ("PASSED", "SKIPPED")          # logs not kept without --keep-pass-logs
@@ -68,8 +69,13 @@ def collect(outcomes, cas, measure_rss: bool = False) -> list[dict]:
             head = f"==> {r.action.progress} ({r.status}{', cached' if r.cached else ''}" \
                    f"{f', {r.attempts} attempts' if r.attempts > 1 else ''})\n"
             parts.append(head.encode() + out + err)
+        report: dict[str, str] = {}
+        for r in runs:
+            for k, v in r.action.report:
+                report[k] = ",".join(dict.fromkeys(filter(None, [*report.get(k, "").split(","), *v.split(",")])))
         tests.append({"label": label, "status": status, "cached": all(r.cached for r in runs),
-                      "duration_s": round(sum(r.duration for r in runs), 3),
+                      "duration_s": round(sum(r.duration for r in runs), 3), "path": report.get("case"),
+                      "lanes": report["lanes"].split(",") if report.get("lanes") else [],
                       "max_rss_kb": max(r.max_rss_kb for r in runs) or None if measure_rss else None,
                       "runs": len(runs), "log_bytes": b"".join(parts)})
     return tests
@@ -81,7 +87,7 @@ def log_path(root: str, label: str) -> str:
 
 
 def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None, limits: dict | None = None,
-                  keep_pass_logs: bool = False) -> dict:
+                  keep_pass_logs: bool = False, report_format: str = "moltb", run_id: str = "") -> dict:
     """Write the logs (a passing test's only with `keep_pass_logs`), summary.json,
     failures.txt and junit.xml. Each test keeps its log text under "log_bytes" for
     printing; its "log" is the kept file (or None)."""
@@ -102,10 +108,15 @@ def write_reports(root: str, tests: list[dict], jobs: int, junit: str | None, li
         t["log"] = os.path.relpath(p, root)
     counts = counts_of(tests)
     public = [{k: v for k, v in t.items() if k != "log_bytes"} for t in tests]
-    summary = {"counts": counts, "jobs": jobs, "limits": limits or {}, "rss": rss_summary(tests),
-               "tests": public}
-    _atomic(os.path.join(base, "summary.json"), json.dumps(summary, indent=1) + "\n")
-    _atomic(os.path.join(base, "failures.txt"), "".join(f"{t['label']}\n" for t in tests if t["status"] in FAILING))
+    write_results_jsonl(base, tests, _atomic)
+    if report_format == "molt":
+        write_molt_reports(base, tests, jobs, limits or {}, rss_summary(tests), run_id, _atomic)
+    else:
+        summary = {"counts": counts, "jobs": jobs, "limits": limits or {}, "rss": rss_summary(tests),
+                   "tests": public}
+        _atomic(os.path.join(base, "summary.json"), json.dumps(summary, indent=1) + "\n")
+        _atomic(os.path.join(base, "failures.txt"),
+                "".join(f"{t['label']}\n" for t in tests if t["status"] in FAILING))
     suite = ET.Element("testsuite", name="moltb", tests=str(len(tests)),
                        failures=str(sum(t["status"] in FAILING for t in tests)),
                        time=f"{sum(t['duration_s'] for t in tests):.3f}")

@@ -159,6 +159,7 @@ def diff_test(ctx: RuleContext):
         ctx.action(mnemonic="DiffReference", argv=[*compare.argv, "reference", ref[0].path, src.path, "--", py,
                                                    src.path, *a.args],
                    inputs=[src], outputs=ref, timeout=timeout, toolchain=host, test=True, tools=[compare],
+                   report={"case": src.path, "lanes": "cpython"},
                    progress=f"Running {ctx.label} under CPython")
         spec["reference"] = {"exit": ref[0].path, "stdout": ref[1].path, "stderr": ref[2].path}
         inputs += ref
@@ -180,7 +181,8 @@ def diff_test(ctx: RuleContext):
     marker = ctx.declare_output(f"{ctx.label.name}.diff")
     ctx.action(mnemonic="DiffCompare", argv=[*compare.argv, marker.path, json.dumps(spec, sort_keys=True)],
                inputs=inputs, outputs=[marker], timeout=timeout * (1 + len(spec["lanes"])), test=True,
-               toolchain=host, progress=f"Testing {ctx.label}", tools=tools)
+               toolchain=host, progress=f"Testing {ctx.label}", tools=tools,
+               report={"case": src.path, "lanes": ",".join(lane["name"] for lane in spec["lanes"])})
     return [DefaultInfo(files=(marker,))]
 
 

@@ -62,7 +62,8 @@ def declare_runs(ctx: RuleContext, argv: list[str], inputs, runs: int = 1, toolc
             ctx.action(mnemonic="TestRun", argv=["/bin/sh", "-c", RUN_AND_MARK, marker.path, *argv, *a.args],
                        inputs=inputs, outputs=[marker], env=env, timeout=timeout_seconds(a.timeout),
                        progress=f"Testing {ctx.label}{suffix.replace('_', ' ')}", test=True,
-                       retries=FLAKY_RETRIES if a.flaky else 0, toolchain=toolchain, ram_mb=TEST_RAM_MB)
+                       retries=FLAKY_RETRIES if a.flaky else 0, toolchain=toolchain, ram_mb=TEST_RAM_MB,
+                       report={"case": inputs[0].path} if inputs else None)
             markers.append(marker)
     return markers
 

@@ -371,3 +371,33 @@ def test_cases_from_a_tests_txt_runs_exactly_the_listed_cases(ws):
     assert r.returncode == 2, r.stderr
     assert "TESTS.txt:2: 'missing.py' does not exist" in r.stderr and "cases_from" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------ reports in Molt's shape
+
+def test_report_format_molt_writes_case_paths_and_molts_summary_keys(ws):
+    import json
+    suite_ws(ws, {"good.py": GOOD, "bad.py": DIFFERS,
+                  "known.py": "# MOLT_META: expect_fail=native expect_fail_reason=function-type\n" + DIFFERS,
+                  "clock.py": "# MOLT_META: skip=clock\nprint(1)\n"}, attrs='toolchains = ["native"]\n')
+    r = ws.run("test", "//d/...", "--report-format", "molt")
+    assert r.returncode == 3, r.stderr
+    base = ws.root / "moltb-out/testlogs"
+    assert (base / "failures.txt").read_text() == "d/bad.py\n"
+    s = json.loads((base / "summary.json").read_text())
+    assert {k: s[k] for k in ("discovered", "total", "passed", "failed", "oom", "skipped")} == \
+        {"discovered": 4, "total": 4, "passed": 2, "failed": 1, "oom": 0, "skipped": 1}
+    assert s["failed_files"] == ["d/bad.py"] and s["skipped_files"] == ["d/clock.py"]
+    assert {i["path"]: i["status"] for i in s["item_results"]} == {
+        "d/good.py": "passed", "d/bad.py": "failed", "d/known.py": "passed", "d/clock.py": "skipped"}
+    assert all("duration_s" in i for i in s["item_results"])
+    assert {"python_exe", "jobs", "run_id", "config", "rss"} <= set(s)
+    results = [json.loads(line) for line in (base / "results.jsonl").read_text().splitlines()]
+    by_path = {x["path"]: x for x in results}
+    assert by_path["d/known.py"]["status"] == "XFAIL" and by_path["d/known.py"]["lanes"] == ["cpython", "native"]
+    # The default format is unchanged (labels), and writes the raw results too.
+    r = ws.run("test", "//d/...")
+    assert (base / "failures.txt").read_text() == "//d:bad\n"
+    assert (base / "results.jsonl").exists()
+    assert all(x["cached"] for x in map(json.loads, (base / "results.jsonl").read_text().splitlines())
+               if x["status"] != "FAILED")

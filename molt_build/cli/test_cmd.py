@@ -28,6 +28,9 @@ def test(
     no_retry_oom: Annotated[bool, typer.Option("--no-retry-oom",
                                                help="Do not rerun a test killed for memory alone.")] = False,
     keep_pass_logs: Annotated[bool, typer.Option("--keep-pass-logs", help="Keep the logs of passing tests.")] = False,
+    report_format: Annotated[str, typer.Option("--report-format", help="moltb, or molt: failures.txt as case "
+                                                                        "paths and summary.json as Molt's "
+                                                                        "runner writes them.")] = "moltb",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
     cache_dir: CacheDir = None,
     sandbox: Sandbox = None,
@@ -38,6 +41,8 @@ def test(
 ) -> None:
     """Build what the tests need, run them (passing results are cached) and report."""
     from molt_build.build import BuildRequest, run_build, test_signature
+    if report_format not in ("moltb", "molt"):
+        raise typer.BadParameter("must be moltb or molt", param_hint="--report-format")
     if test_output not in ("errors", "all", "summary"):
         raise typer.BadParameter("must be errors, all or summary", param_hint="--test-output")
     sig = test_signature(runs_per_test, toolchain or [], profile, cache_dir)
@@ -47,5 +52,5 @@ def test(
                        runs_per_test=runs_per_test, flaky_retries=flaky_retries, test_output=test_output,
                        junit=junit, measure_rss=measure_rss, rlimit_mb=rlimit_mb, retry_oom=not no_retry_oom,
                        keep_pass_logs=keep_pass_logs, sandbox=sandbox,
-                       local_ram_mb=local_ram_mb)
+                       local_ram_mb=local_ram_mb, report_format=report_format)
     raise typer.Exit(run_build(req).exit_code)
