@@ -9,7 +9,9 @@ A copy of differential/ goes into a temporary workspace with an empty cache:
 From the cold run's event log: action seconds spent in reference runs (CPython),
 candidate builds (translate, compile, link, Cranelift) and compare runs, and their share.
 
-  bench/differential.py [-j N] [--record]
+  bench/differential.py [-j N] [--matrix] [--record]
+
+--matrix sets [workspace.toolchains.python] reference_pythons = ["3.11", "3.12", "3.13"].
 
 --record appends the table, with commit, machine and date, to docs/benchmarks/differential.md.
 """
@@ -42,9 +44,14 @@ def summary(ws: Path) -> dict:
     return json.loads((ws / "moltb-out/testlogs/summary.json").read_text())
 
 
-def copy_cases(dest: Path) -> None:
+MATRIX = '\n[workspace.toolchains.python]\nreference_pythons = ["3.11", "3.12", "3.13"]\n'
+
+
+def copy_cases(dest: Path, matrix: bool) -> None:
+    """The repo's cases, with its workspace file (it registers molt_format's lanes);
+    with the version matrix, every Python case runs under CPython 3.11, 3.12 and 3.13."""
     dest.mkdir(parents=True)
-    (dest / "BUILD.toml").write_text('[workspace]\nname = "bench"\n')
+    (dest / "BUILD.toml").write_text((REPO / "BUILD.toml").read_text() + (MATRIX if matrix else ""))
     shutil.copytree(REPO / "differential", dest / "differential")
 
 
@@ -52,7 +59,7 @@ def run(args, root: Path) -> dict:
     env = dict(os.environ, MOLTB_CACHE_DIR=str(root / "cache"))
     cmd = [*moltb_cmd(), "test", "//differential/...", "-j", str(args.jobs)]
     ws = root / "ws"
-    copy_cases(ws)
+    copy_cases(ws, args.matrix)
     res: dict = {}
     res["cold_s"], res["cold_rss_kb"] = timed(cmd, ws, env)
     s = summary(ws)
@@ -68,11 +75,13 @@ def run(args, root: Path) -> dict:
             cat = CATEGORIES.get(e["mnemonic"], "other")
             spent[cat] = spent.get(cat, 0.0) + e["duration"]
     res["action_s"] = spent
+    res["references"] = sum(1 for e in events(ws) if e["event"] == "action_finished"
+                            and e["status"] == "executed" and e["mnemonic"] == "DiffReference")
     timed(cmd, ws, env)
     res["warm_s"] = statistics.median(timed(cmd, ws, env)[0] for _ in range(5))
     res["warm_executed"] = events(ws)[-1]["actions"]["executed"]
     fresh = root / "fresh"
-    copy_cases(fresh)
+    copy_cases(fresh, args.matrix)
     res["fresh_s"] = timed(cmd, fresh, env)[0]
     res["fresh_executed"] = events(fresh)[-1]["actions"]["executed"]
     case = ws / "differential/basic/lists.py"
@@ -83,13 +92,15 @@ def run(args, root: Path) -> dict:
     return res
 
 
-def table(r: dict, jobs: int) -> str:
+def table(r: dict, jobs: int, matrix: bool) -> str:
     total = sum(r["action_s"].values()) or 1.0
     c = r["counts"]
+    against = "CPython 3.11, 3.12 and 3.13 (version matrix on)" if matrix else "CPython (version matrix off)"
     lines = [
-        f"Cases: {r['cases']} ({r['py_cases']} Python against CPython on the Cython lane, {r['c_cases']} C on "
-        f"native/wasm/cranelift); {c['passed']} passed, {c['xfail']} xfail, {c['skipped']} skipped, "
-        f"{c['failed']} failed. Actions: {r['actions']['total']}. -j{jobs}.",
+        f"Cases: {r['cases']} ({r['py_cases']} Python against {against} on the Cython lane and "
+        f"molt_format's lanes, {r['c_cases']} C on native/wasm/cranelift); {c['passed']} passed, "
+        f"{c['xfail']} xfail, {c['skipped']} skipped, {c['failed']} failed. Actions: {r['actions']['total']}. "
+        f"-j{jobs}. Reference runs executed cold: {r['references']}.",
         "",
         "| run | wall (s) | cases/min | actions executed |",
         "|---|---:|---:|---:|",
@@ -117,13 +128,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--matrix", action="store_true", help="compare Python cases with CPython 3.11, 3.12, 3.13")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="moltb-diff."))
     try:
         result = run(args, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    text = table(result, args.jobs)
+    text = table(result, args.jobs, args.matrix)
     print(text)
     if args.record:
         record("differential.md", "`moltb test //differential/...` (bench/differential.py)", text)

@@ -15,6 +15,7 @@ does. Cheapest check first:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -60,10 +61,25 @@ class MissingInput(Exception):
 
 
 def toolchain_of(action: Action, toolchains: Mapping[str, ToolchainInfo]) -> ToolchainInfo | None:
-    """The toolchain whose fingerprint keys the action: its lane, else its configuration's."""
+    """The toolchain whose fingerprint keys the action: its lane, else its configuration's.
+    An action declared with runtimes (`lane+other+...`) runs with all of them: their
+    fingerprints, environments, tool directories and sandbox paths, in that order."""
     if not action.uses_toolchain:
         return None
-    return toolchains.get(action.toolchain or action.config.rsplit("-", 1)[0])
+    name = action.toolchain or action.config.rsplit("-", 1)[0]
+    if "+" not in name:
+        return toolchains.get(name)
+    parts = [toolchains.get(n) for n in name.split("+")]
+    if any(p is None for p in parts):
+        return None
+    first = parts[0]
+    return dataclasses.replace(
+        first, name=name, fingerprint="+".join(p.fingerprint for p in parts),
+        env={k: v for p in parts for k, v in p.env.items()},
+        private_env={k: v for p in parts for k, v in p.private_env.items()},
+        tool_files=tuple(dict.fromkeys(f for p in parts for f in p.tool_files)),
+        tool_dirs=tuple(dict.fromkeys(d for p in parts for d in p.tool_dirs)),
+        sandbox_paths=tuple(dict.fromkeys(d for p in parts for d in p.sandbox_paths)))
 
 
 def compute_key(action: Action, toolchains: Mapping[str, ToolchainInfo], root: str, digest_of: Callable,

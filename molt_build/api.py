@@ -334,12 +334,16 @@ class RuleContext:
                progress: str = "", timeout: float | None = None,
                uses_toolchain: bool | None = None, test: bool = False, retries: int = 0,
                toolchain: ToolchainInfo | None = None, tools: Iterable[Tool] = (), ram_mb: int = 0,
-               cpu: int = 1, report: Mapping[str, str] | None = None) -> Action:
+               cpu: int = 1, report: Mapping[str, str] | None = None,
+               runtimes: Iterable[ToolchainInfo] = ()) -> Action:
         """Declare an action. `tools`: programs it runs that are not plain inputs (e.g.
         from `ctx.tool`); their files become inputs and their environment is added.
         `ram_mb` and `cpu`: the rule's estimate for this kind of action (the target's
         `resources` attribute wins). `report`: what test reports say about a test run
-        (`case`: its file; `lanes`: the lanes it compares), not keyed."""
+        (`case`: its file; `lanes`: the lanes it compares), not keyed. `runtimes`: other
+        toolchains (from `ctx.lane`) the action also runs with, e.g. the lanes whose
+        programs it runs: keyed by their fingerprints, their tool directories on PATH and
+        their paths visible in the sandbox."""
         argv_t = tuple(argv)
         if not argv_t or not all(isinstance(a, str) for a in argv_t):
             raise AnalysisError(f"action {mnemonic}: argv must be a non-empty list of strings")
@@ -356,13 +360,25 @@ class RuleContext:
             self._produced.add(o.path)
         tools = tuple(t for t in tools if t is not None)
         ins = tuple(dict.fromkeys([*inputs, *(f for t in tools for f in t.files)]))
-        merged_env = {k: v for t in tools for k, v in t.env}
+        merged_env: dict[str, str] = {}
+        for t in tools:
+            for k, v in t.env:
+                old = merged_env.get(k)
+                if old is None or old == v:
+                    merged_env[k] = v
+                elif k in SEARCH_PATHS:          # two tools' search paths: both, in order
+                    merged_env[k] = ":".join(dict.fromkeys([*old.split(":"), *v.split(":")]))
+                else:
+                    raise AnalysisError(f"action {mnemonic}: its tools set {k} differently ({old!r}, {v!r})")
         merged_env.update(env or {})
         for f in ins:
             if not isinstance(f, File):
                 raise AnalysisError(f"action {mnemonic}: input {f!r} is not a File")
+        extra = [t.name for t in runtimes if toolchain is None or t.name != toolchain.name]
+        if extra and toolchain is None:
+            raise AnalysisError(f"action {mnemonic}: runtimes need a toolchain")
         if toolchain is not None:      # a lane: keyed by (and run with) that toolchain
-            use_tc, lane = True, toolchain.name
+            use_tc, lane = True, "+".join(dict.fromkeys([toolchain.name, *extra]))
         else:
             use_tc = (self.rule.uses_toolchain if uses_toolchain is None else uses_toolchain) \
                 and self.toolchain is not None
@@ -375,6 +391,9 @@ class RuleContext:
                      report=tuple(sorted((report or {}).items())), **self._resources(ram_mb, cpu))
         self.actions.append(act)
         return act
+
+
+SEARCH_PATHS = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
 
 
 def fields_of(model: type[Attrs], marker: object) -> list[str]:

@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "molt_build.toolchains.wasm",
     "molt_build.toolchains.cranelift",
     "molt_build.toolchains.host_python",
+    "molt_build.toolchains.cpython",
     "molt_build.toolchains.rust",
 )
 

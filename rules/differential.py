@@ -28,13 +28,15 @@ from molt_build.rules.c import compile_object, link_executable
 from molt_build.rules.python import declare_py_program
 from molt_build.rules.tests import timeout_seconds
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
-from molt_build.toolchains.host_python import python_lane
+from molt_build.toolchains.cpython import VERSIONS, InterpreterMissing, python_of_version
+from molt_build.toolchains.host_python import PythonInterpreterInfo, python_lane
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
 TOOL = "molt_build.rules.difftool"
 COMPILE_ERROR = "moltb-compile-error"      # first line of a recorded compile error
 C_LANES = ("native", "wasm", "cranelift")
 CASE_EXTS = (".py", ".c")
+INTERPRETERS = {f"python{v}" for v in VERSIONS}      # reference interpreters, not lanes
 # $0: the output; then the step's generated inputs up to `--`; then the command. A
 # recorded error among the inputs is passed on; a failing command (exit 1-125) leaves
 # its error in the output instead of failing the action.
@@ -68,6 +70,15 @@ class DiffAttrs(Attrs):
     timeout: Timeout = Field(default="moderate", description="Seconds (at most a day), or short, moderate, long, "
                                                              "eternal (each run of the case).")
     args: list[str] = Field(default_factory=list, description="Arguments passed to every run.")
+    data: SourceList = Field(default_factory=list, description="Files the case reads when it runs (globs "
+                                                               "allowed), e.g. modules a MOLT_ENV PYTHONPATH "
+                                                               "names: inputs of every run.")
+    reference_pythons: list[str] = Field(
+        default_factory=list,
+        description="The CPython versions a .py case is compared with, e.g. [\"3.11\", \"3.12\", \"3.13\"]: "
+                    "one reference run per interpreter found (default: [workspace.toolchains.python] "
+                    "reference_pythons, else the interpreter running moltb). A case's min_py/max_py select "
+                    "among them; a version not installed is reported unavailable.")
 
 
 class DiffTestAttrs(DiffAttrs):
@@ -97,23 +108,32 @@ def _wrapped_action(ctx: RuleContext):
     return action
 
 
-def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
+def _lanes(ctx: RuleContext, kind: str) -> tuple[list[ToolchainInfo], dict[str, str]]:
     """The candidate lanes: the target's `toolchains`, or every available one that can
-    build the case (a listed lane that cannot is an error; an unlisted one is skipped)."""
+    build the case (a listed lane that cannot is an error; an unlisted one is skipped);
+    and the lanes whose CPython is not installed here, with why (the case says so)."""
     listed = list(ctx.attrs.toolchains)
-    names = listed or list(ctx.lane_names)
+    names = listed or [n for n in ctx.lane_names if n not in INTERPRETERS]
     provider = PyToolchainInfo if kind == "py" else CcToolchainInfo
     lanes = []
+    missing: dict[str, str] = {}
     for name in names:
         try:
             tc = ctx.lane(name)
+        except InterpreterMissing as e:
+            if listed:          # an unlisted lane is skipped without a word, as below
+                missing[name] = e.message
+            continue
         except ToolchainUnavailable as e:
             if listed:      # unavailable on this machine, not a wrong BUILD file (validate passes it)
                 raise ToolchainUnavailable(f"lane '{name}' is not available: {e.message}", field="toolchains",
                                            hint=e.hint) from None
             continue
         info = tc.get(provider)
-        usable = info is not None and (kind == "c" or info.available)
+        if kind == "py" and listed and info is not None and not info.available:
+            missing[name] = info.reason          # e.g. its CPython is not installed here: the case says so
+            continue
+        usable = info is not None and (kind == "c" or (info.available and (listed or not info.opt_in)))
         if kind == "c" and not listed and name not in C_LANES:
             usable = False       # by default the C lanes are the three built-in ones
         if not usable:
@@ -121,9 +141,9 @@ def _lanes(ctx: RuleContext, kind: str) -> list[ToolchainInfo]:
                 raise AnalysisError(f"lane '{name}' cannot build a .{kind} case", field="toolchains")
             continue
         lanes.append(tc)
-    if not lanes:
+    if not lanes and not missing:
         raise AnalysisError(f"no toolchain can build this .{kind} case", field="toolchains")
-    return lanes
+    return lanes, missing
 
 
 def _run_argv(tc: ToolchainInfo, program: File) -> list[str]:
@@ -148,23 +168,16 @@ def diff_test(ctx: RuleContext):
     spec: dict = {"label": str(ctx.label), "case": src.path, "kind": kind, "stderr": a.stderr, "stdout": a.stdout,
                   "xfail": (a.xfail if isinstance(a.xfail, str) else ("expected to fail" if a.xfail else "")),
                   "expected": expected[0].path if expected else "", "manifest": manifest[0].path if manifest else "",
-                  "args": list(a.args), "reference": None, "lanes": []}
-    inputs: list[File] = [src, *expected, *manifest]
+                  "args": list(a.args), "references": [], "lanes": []}
+    data = list(ctx.files("data"))
+    inputs: list[File] = [src, *expected, *manifest, *data]
+    lanes, missing = _lanes(ctx, kind)
+    spec["unavailable"] = missing
     if kind == "py":
-        ref = [ctx.declare_output(f"{base}/reference{x}") for x in ("", ".stdout", ".stderr")]
-        # The reference is a run of the case (a test run: capped, timed, and reported as
-        # the case's TIMEOUT or OOM when it hangs or is killed). Whatever the program
-        # does is its result, cached like any output: the exit status goes to $0,
-        # stdout and stderr beside it.
-        ctx.action(mnemonic="DiffReference", argv=[*compare.argv, "reference", ref[0].path, src.path, "--", py,
-                                                   src.path, *a.args],
-                   inputs=[src], outputs=ref, timeout=timeout, toolchain=host, test=True, tools=[compare],
-                   report={"case": src.path, "lanes": "cpython"},
-                   progress=f"Running {ctx.label} under CPython")
-        spec["reference"] = {"exit": ref[0].path, "stdout": ref[1].path, "stderr": ref[2].path}
-        inputs += ref
+        spec["references"] = _references(ctx, src, lanes, compare, timeout, base, inputs)
     capture = _wrapped_action(ctx)
-    for tc in _lanes(ctx, kind):
+    runtimes = []
+    for tc in lanes:
         name = f"{base}/{tc.name}/{src.stem}"
         if kind == "py":
             program = declare_py_program(ctx, tc, src, name=name, action=capture, lane=True)
@@ -173,23 +186,74 @@ def diff_test(ctx: RuleContext):
             obj = compile_object(ctx, cc, src, ctx.declare_output(f"{name}{cc.obj_suffix}"), [], action=capture,
                                  toolchain=tc)
             program = link_executable(ctx, cc, [obj], (), (), name=name, action=capture, toolchain=tc)
+        frontend = tc.get(PyToolchainInfo) if kind == "py" else None
         spec["lanes"].append({"name": tc.name, "fingerprint": tc.fingerprint, "program": program.path,
-                              "run": _run_argv(tc, program), "platform": tc.runner})
+                              "run": _run_argv(tc, program), "platform": tc.runner,
+                              "python": frontend.python_version if frontend else ""})
+        if frontend is not None and frontend.runtime:
+            runtimes.append(ctx.lane(frontend.runtime))
         inputs.append(program)
         if tc.run_tool is not None:
             tools.append(tc.run_tool)
     marker = ctx.declare_output(f"{ctx.label.name}.diff")
     ctx.action(mnemonic="DiffCompare", argv=[*compare.argv, marker.path, json.dumps(spec, sort_keys=True)],
                inputs=inputs, outputs=[marker], timeout=timeout * (1 + len(spec["lanes"])), test=True,
-               toolchain=host, progress=f"Testing {ctx.label}", tools=tools,
+               toolchain=host, runtimes=runtimes, progress=f"Testing {ctx.label}", tools=tools,
                report={"case": src.path, "lanes": ",".join(lane["name"] for lane in spec["lanes"])})
     return [DefaultInfo(files=(marker,))]
 
 
+def _references(ctx: RuleContext, src: File, lanes: list[ToolchainInfo], compare, timeout: float, base: str,
+                inputs: list[File]) -> list[dict]:
+    """One CPython run of the case per reference interpreter: each version of the
+    matrix (`all`: every lane not tied to a version is compared with it), plus the
+    version of each lane tied to one. A version not installed is an entry that says
+    why, for the compare node to report."""
+    a = ctx.attrs
+    host = ctx.lane("python")
+    info = host[PythonInterpreterInfo]
+    matrix = list(a.reference_pythons) or list(info.matrix)
+    field = "reference_pythons"
+    for v in matrix:
+        if v not in VERSIONS:
+            raise AnalysisError(f"'{v}' is not a CPython version moltb knows (known: {', '.join(VERSIONS)})",
+                                field=field)
+    wanted: dict[str, bool] = {v: True for v in (matrix or [info.version])}
+    for tc in lanes:
+        tied = tc[PyToolchainInfo].python_version
+        if tied:
+            wanted.setdefault(tied, False)
+    refs = []
+    for version, every_lane in wanted.items():
+        entry: dict = {"version": version, "name": f"cpython{version}" if matrix or version != info.version
+                       else "cpython", "all": every_lane}
+        refs.append(entry)
+        try:
+            tc = python_of_version(ctx, version)
+        except ToolchainUnavailable as e:
+            entry["unavailable"] = e.message
+            continue
+        suffix = "" if tc is host else f"-{version}"
+        out = [ctx.declare_output(f"{base}/reference{suffix}{x}") for x in ("", ".stdout", ".stderr")]
+        # The reference is a run of the case (a test run: capped, timed, and reported as
+        # the case's TIMEOUT or OOM when it hangs or is killed). Whatever the program
+        # does is its result, cached like any output: the exit status goes to $0,
+        # stdout and stderr beside it.
+        ctx.action(mnemonic="DiffReference", argv=[*compare.argv, "reference", out[0].path, src.path, version, "--",
+                                                   tc[PythonInterpreterInfo].interpreter, src.path, *a.args],
+                   inputs=[src, *ctx.files("data")], outputs=out, timeout=timeout, toolchain=tc, test=True,
+                   tools=[compare],
+                   report={"case": src.path, "lanes": entry["name"]},
+                   progress=f"Running {ctx.label} under CPython {version}")
+        entry.update(exit=out[0].path, stdout=out[1].path, stderr=out[2].path)
+        inputs += out
+    return refs
+
+
 # ----------------------------------------------------------------------- diff_suite
 
-SHARED = ("expected_failures", "stderr", "stdout", "xfail", "timeout", "args", "toolchains", "tags", "visibility",
-          "description")
+SHARED = ("expected_failures", "stderr", "stdout", "xfail", "timeout", "args", "data", "reference_pythons",
+          "toolchains", "tags", "visibility", "description")
 
 
 @functools.cache

@@ -1,11 +1,12 @@
 """The run nodes of a differential case:
 
-    python -m molt_build.rules.difftool reference OUT CASE -- PYTHON CASE ARGS...
+    python -m molt_build.rules.difftool reference OUT CASE VERSION -- PYTHON CASE ARGS...
     python -m molt_build.rules.difftool MARKER SPEC_JSON
 
-`reference` runs the case under CPython with the case's MOLT_ENV, recording stdout,
-stderr and the exit status beside OUT (a program the kernel killed is not a result: the
-run dies the same way). The compare node runs each lane's candidate (or reads its
+`reference` runs the case under CPython VERSION with the case's MOLT_ENV (unless its
+min_py/max_py excludes that version), recording stdout, stderr and the exit status
+beside OUT (a program the kernel killed is not a result: the run dies the same way).
+The compare node runs each lane's candidate (or reads its
 recorded compile error), compares it with the reference (CPython's recorded run for a
 .py case; the first lane for a .c case), with the other lanes and with the expected
 stdout, and reports one status: PASSED, FAILED, XFAIL, XPASS, SKIPPED or OOM. The
@@ -198,8 +199,7 @@ def expected_failures(spec: dict, meta: CaseMeta, lanes: list[dict]) -> dict[str
 def verdict(marker: str, lines: list[str], problems: dict[str, list[str]], expected: dict[str, str],
             runs: list[tuple[str, Run]]) -> int:
     unexpected = {n: p for n, p in problems.items() if n not in expected}
-    for ps in problems.values():
-        lines.extend(ps)
+    lines.extend(dict.fromkeys(p for ps in problems.values() for p in ps))
     if unexpected:
         for name, got in runs:
             if got.stderr:
@@ -215,6 +215,55 @@ def verdict(marker: str, lines: list[str], problems: dict[str, list[str]], expec
     return finish(marker, "PASSED", lines, runs)
 
 
+def in_range(version: str, meta: CaseMeta) -> bool:
+    lo, hi = meta.py_range()
+    v = tuple(int(x) for x in version.split("."))[:2]
+    return (lo is None or v >= lo[:2]) and (hi is None or v <= hi[:2])
+
+
+def range_text(meta: CaseMeta) -> str:
+    return " ".join(f"{k}={meta.one(k)}" for k in ("min_py", "max_py") if meta.one(k))
+
+
+def pairings(spec: dict, lanes: list[dict], meta: CaseMeta, lines: list[str]) -> tuple[list, list, str]:
+    """(references to read, [(lane, [reference names])], why the case is skipped or '').
+
+    The references are the CPython versions in the case's min_py/max_py range; a lane
+    tied to one version is compared with that version's run (and left out when the
+    version is out of range), any other lane with every reference of the matrix."""
+    refs = [r for r in spec["references"] if in_range(r["version"], meta)]
+    left_out = [r["version"] for r in spec["references"] if r["all"] and r not in refs]
+    if left_out:
+        lines.append(f"not compared with CPython {', '.join(left_out)}: outside {range_text(meta)}")
+    for r in refs:
+        if "unavailable" in r:
+            lines.append(f"{r['name']}: unavailable: {r['unavailable']}")
+    usable = {r["version"]: r for r in refs if "unavailable" not in r}
+    matrix = [r["name"] for r in usable.values() if r["all"]]
+    plan = []
+    for lane in lanes:
+        tied = lane.get("python", "")
+        if tied:
+            if tied not in usable:
+                why = "unavailable" if any(r["version"] == tied for r in refs) else f"outside {range_text(meta)}"
+                lines.append(f"{lane['name']}: not run: it follows CPython {tied}, {why}")
+                continue
+            plan.append((lane, [usable[tied]["name"]]))
+        elif matrix:
+            plan.append((lane, matrix))
+        else:
+            lines.append(f"{lane['name']}: not run: no reference interpreter")
+    if not refs:
+        return [], [], (f"{range_text(meta)} excludes every reference Python "
+                        f"({', '.join(r['version'] for r in spec['references'])})")
+    if not plan:
+        missing = [r for r in refs if "unavailable" in r]
+        why = "; ".join(f"{r['name']} unavailable" for r in missing) or "no lane follows an available CPython"
+        return [], [], why
+    wanted = {n for _, names in plan for n in names}
+    return [r for r in usable.values() if r["name"] in wanted], plan, ""
+
+
 def main(marker: str, spec: dict) -> int:
     meta = parse(read(spec["case"]).decode(errors="replace"))
     lines = [f"case {spec['case']} ({spec['label']})"]
@@ -225,15 +274,33 @@ def main(marker: str, spec: dict) -> int:
     why = meta.platform_skip()
     if why:
         return finish(marker, "SKIPPED", lines + [f"skipped: {why}"])
+    for name, why in sorted(spec.get("unavailable", {}).items()):
+        lines.append(f"{name}: unavailable: {why}")
     lanes = selected_lanes(spec["lanes"], meta)
+    if not spec["lanes"]:
+        return finish(marker, "SKIPPED", lines + ["skipped: no lane is available"])
     if not lanes:
         return finish(marker, "SKIPPED", lines + [f"skipped: wasm={meta.one('wasm')} leaves no lane"])
+    python = spec["kind"] == "py"
+    references: list[tuple[str, Run]] = []
+    plan = [(lane, []) for lane in lanes]
+    if python:
+        wanted, plan, why = pairings(spec, lanes, meta, lines)
+        if why:
+            return finish(marker, "SKIPPED", lines + [f"skipped: {why}"])
+        for i, r in enumerate(wanted):
+            ref = Run(read(r["stdout"]), read(r["stderr"]), int(read(r["exit"]).strip() or b"0"))
+            lines.insert(1 + i, f"{r['name']}: exit {ref.code}, {len(ref.stdout)} bytes of stdout")
+            if is_oom(ref):
+                lines.append(ref.stderr.decode(errors="replace")[-2000:])
+                return finish(marker, "OOM", lines + [f"{r['name']} ran out of memory"])
+            references.append((r["name"], ref))
+        lanes = [lane for lane, _ in plan]
     stdout_mode, stderr_mode = meta.stdout_mode(spec.get("stdout", "exact")), meta.stderr_mode(spec["stderr"])
     try:
         expected = expected_failures(spec, meta, lanes)
     except BadManifest as e:
         return finish(marker, "FAILED", lines + [f"cannot use the expected-failure manifest: {e}"])
-    python = spec["kind"] == "py"
     env = run_env(meta)
     runs: list[tuple[str, Run]] = []
     for lane in lanes:
@@ -244,25 +311,24 @@ def main(marker: str, spec: dict) -> int:
             lines.append(got.stderr.decode(errors="replace")[-2000:])
             return finish(marker, "OOM", lines + [f"{lane['name']} ran out of memory"], runs)
     problems: dict[str, list[str]] = {}
+    by_name = dict(references)
     if python:
-        r = spec["reference"]
-        ref = Run(read(r["stdout"]), read(r["stderr"]), int(read(r["exit"]).strip() or b"0"))
-        ref_name, against = "cpython", runs
-        lines.insert(1, f"cpython: exit {ref.code}, {len(ref.stdout)} bytes of stdout")
-        if is_oom(ref):
-            lines.append(ref.stderr.decode(errors="replace")[-2000:])
-            return finish(marker, "OOM", lines + ["cpython ran out of memory"], runs)
+        for (lane, names), (name, got) in zip(plan, runs):
+            for ref_name in names:
+                p = compare(by_name[ref_name], got, ref_name, name, stdout_mode, stderr_mode, True)
+                if p:
+                    problems.setdefault(name, []).extend(p)
+        diverging(runs, [tuple(names) for _, names in plan], expected, stdout_mode, stderr_mode, problems)
     else:
         (ref_name, ref), against = runs[0], runs[1:]
-    for name, got in against:
-        p = compare(ref, got, ref_name, name, stdout_mode, stderr_mode, python)
-        if p:
-            problems[name] = p
-    if python:
-        diverging(runs, expected, stdout_mode, stderr_mode, problems)
+        for name, got in against:
+            p = compare(ref, got, ref_name, name, stdout_mode, stderr_mode, False)
+            if p:
+                problems[name] = p
+        references = [(ref_name, ref)]
     if spec["expected"]:
         want = read(spec["expected"])
-        for name, got in ([(ref_name, ref)] if python else []) + runs:
+        for name, got in (references if python else []) + runs:
             if not got.compile_error and not same_stdout(stdout_mode, want, got.stdout):
                 problems.setdefault(name, []).append(
                     f"stdout differs from {spec['expected']}:\n" +
@@ -270,21 +336,28 @@ def main(marker: str, spec: dict) -> int:
     return verdict(marker, lines, problems, expected, runs)
 
 
-def diverging(runs: list[tuple[str, Run]], expected: dict[str, str], stdout_mode: str, stderr_mode: str,
-              problems: dict[str, list[str]]) -> None:
-    """Candidate lanes (not expected to fail) that disagree with each other fail the
-    case, whichever of them agrees with CPython."""
-    checked = [(n, r) for n, r in runs if n not in expected]
-    for i, (a, ra) in enumerate(checked):
-        for b, rb in checked[i + 1:]:
-            if compare(ra, rb, a, b, stdout_mode, stderr_mode, True):
+def diverging(runs: list[tuple[str, Run]], against: list[tuple[str, ...]], expected: dict[str, str],
+              stdout_mode: str, stderr_mode: str, problems: dict[str, list[str]]) -> None:
+    """Candidate lanes (not expected to fail) compared with the same CPython runs that
+    disagree with each other fail the case, whichever of them agrees with CPython."""
+    checked = [(n, r, refs) for (n, r), refs in zip(runs, against) if n not in expected]
+    for i, (a, ra, refs_a) in enumerate(checked):
+        for b, rb, refs_b in checked[i + 1:]:
+            if refs_a == refs_b and compare(ra, rb, a, b, stdout_mode, stderr_mode, True):
                 for name in (a, b):
                     problems.setdefault(name, []).append(f"lanes disagree with each other: {a} vs {b}")
 
 
-def reference(out: str, case: str, argv: list[str]) -> int:
-    """Run CPython on the case with its MOLT_ENV; record stdout, stderr, exit status."""
-    env = run_env(parse(read(case).decode(errors="replace")))
+def reference(out: str, case: str, version: str, argv: list[str]) -> int:
+    """Run CPython `version` on the case with its MOLT_ENV; record stdout, stderr, exit
+    status. A case whose min_py/max_py excludes the version is not run."""
+    meta = parse(read(case).decode(errors="replace"))
+    if not meta.errors and not in_range(version, meta):
+        for suffix, text in ((".stdout", ""), (".stderr", ""), ("", f"not run: outside {range_text(meta)}\n")):
+            with open(out + suffix, "w") as f:
+                f.write(text)
+        return 0
+    env = run_env(meta)
     with open(out + ".stdout", "wb") as so, open(out + ".stderr", "wb") as se:
         code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se, env=env).returncode
     if code == -signal.SIGKILL:
@@ -296,5 +369,5 @@ def reference(out: str, case: str, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["reference"]:
-        sys.exit(reference(sys.argv[2], sys.argv[3], sys.argv[5:]))
+        sys.exit(reference(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[6:]))
     sys.exit(main(sys.argv[1], json.loads(sys.argv[2])))

@@ -17,13 +17,16 @@ the compiler), `{src}`, `{srcs}`, `{out}`, `{profile}` (through `profiles`), `{a
 from __future__ import annotations
 
 import json
+import re
 from typing import Literal
 
 from molt_build.api import (AnalysisError, Attrs, Field, LaneInfo, Rule, RuleContext, SourceList, Tool, ToolInfo,
-                            ToolchainInfo, ToolRef, is_label_text)
-from molt_build.toolchains.host_python import python_lane
+                            ToolchainInfo, ToolchainUnavailable, ToolRef, is_label_text)
+from molt_build.toolchains.cpython import InterpreterMissing, python_of_version
+from molt_build.toolchains.host_python import PythonInterpreterInfo, python_lane
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
+LANE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 PLACEHOLDERS = ("{compiler}", "{src}", "{srcs}", "{out}", "{profile}", "{args}")
 
 
@@ -39,6 +42,11 @@ class ToolchainAttrs(Attrs):
     run: list[str] = Field(default_factory=list, description="argv that runs the program, ending with {out} "
                                                              "(default: run it directly, or under the wasm "
                                                              "runtime for platform = \"wasm\").")
+    python: str = Field(default="", description="The CPython the compiler runs under and the lane's programs "
+                                                "follow, e.g. \"3.12\" (default: the interpreter running moltb). "
+                                                "Differential cases compare the lane with that version's run.")
+    opt_in: bool = Field(default=False, description="Only targets that name the lane in `toolchains` build "
+                                                    "with it (not every diff_test that builds in all lanes).")
     platform: Literal["native", "wasm"] = Field(default="native", description="native, or wasm (programs "
                                                                                "run under the wasm runtime).")
     exe_suffix: str = Field(default="", description="Suffix of the programs it makes (default: .wasm for wasm).")
@@ -76,15 +84,45 @@ def _splice(argv: list[str], compiler: tuple[str, ...], profile: str) -> tuple[s
     return tuple(out)
 
 
+def _interpreter(ctx: RuleContext, a: ToolchainAttrs) -> ToolchainInfo:
+    """The CPython the lane's compiler runs under: the host's, or `python`'s version."""
+    host, _py = python_lane(ctx)
+    if not a.python:
+        return host
+    try:
+        return python_of_version(ctx, a.python)
+    except ToolchainUnavailable as e:
+        if isinstance(e, InterpreterMissing):
+            raise
+        raise ToolchainUnavailable(f"lane '{a.lane}' needs CPython {a.python}: {e.message}", field="python",
+                                   hint=e.hint) from None
+    except AnalysisError as e:
+        raise AnalysisError(e.message, field="python") from None
+
+
 def toolchain(ctx: RuleContext):
     a: ToolchainAttrs = ctx.attrs
-    host, _py = python_lane(ctx)
+    if not LANE_NAME.fullmatch(a.lane):
+        raise AnalysisError(f"lane name '{a.lane}' may hold letters, digits, '_', '-' and '.'", field="lane")
+    host, host_py = python_lane(ctx)
+    try:
+        interp = _interpreter(ctx, a)
+    except InterpreterMissing as e:
+        # Declared, but not usable on this machine: a case that lists the lane says so.
+        return [LaneInfo(ToolchainInfo(name=a.lane, fingerprint=f"lane|{ctx.label}|unavailable",
+                                       providers={PyToolchainInfo: PyToolchainInfo(
+                                           False, f"lane '{a.lane}' needs CPython {a.python}: {e.message}",
+                                           e.hint or "")}), compiler=a.compiler)]
     if is_label_text(a.compiler):
         (dep,) = ctx.deps("compiler")
         info = dep.get(ToolInfo)
         if info is None:
             raise AnalysisError(f"compiler {dep.label} is not a runnable tool (e.g. a py_tool)", field="compiler")
         compiler, identity = info.tool, f"{dep.label} ({info.identity})"
+        if interp is not host and compiler.argv[:1] == (host_py,):     # a py_tool: run it under that python
+            compiler = Tool(argv=(interp[PythonInterpreterInfo].interpreter, *compiler.argv[1:]),
+                            files=compiler.files, env=compiler.env)
+            identity = f"{dep.label} ({interp.fingerprint})"
     else:
         compiler, identity = Tool(argv=(a.compiler,)), f"program {a.compiler}"
     inputs = ctx.files("fingerprint_inputs")
@@ -107,11 +145,13 @@ def toolchain(ctx: RuleContext):
     suffix = a.exe_suffix or (".wasm" if a.platform == "wasm" else "")
     fingerprint = "|".join(["lane", str(ctx.label), a.platform, json.dumps(a.build), json.dumps(a.run),
                             json.dumps(sorted(a.env.items())), f"fingerprint_inputs {len(inputs)}",
-                            f"compiler {identity}", host.fingerprint])
-    frontend = PyToolchainInfo(True, direct=build, exe_suffix=suffix, tool=tool, version=identity)
+                            f"compiler {identity}", interp.fingerprint])
+    frontend = PyToolchainInfo(True, direct=build, exe_suffix=suffix, tool=tool, version=identity,
+                               python_version=a.python, runtime=interp.name if interp is not host else "",
+                               opt_in=a.opt_in)
     info = ToolchainInfo(name=a.lane, fingerprint=fingerprint, env=dict(a.env),
                          version=f"compiler {a.compiler}, {len(tool.files)} keyed files",
-                         tool_dirs=host.tool_dirs, sandbox_paths=host.sandbox_paths, runner=a.platform,
+                         tool_dirs=interp.tool_dirs, sandbox_paths=interp.sandbox_paths, runner=a.platform,
                          run_prefix=run_tool.argv if run_tool else (), run_tool=run_tool,
                          pass_env=tuple(a.pass_env), private_pass_env=tuple(a.private_env),
                          providers={PyToolchainInfo: frontend})

@@ -4,6 +4,7 @@ the resource controls of `moltb test` (rlimit, OOM retry alone, RSS, pass logs).
 from __future__ import annotations
 
 import shutil
+import tomllib
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -330,14 +331,18 @@ def test_passing_logs_are_pruned_unless_kept(ws):
 
 def test_repo_differential_cases_all_run_then_all_cached(ws):
     shutil.copytree(REPO / "differential", ws.root / "differential")
+    shutil.copy(REPO / "BUILD.toml", ws.root / "BUILD.toml")        # it registers molt_format's lanes
     r = ws.run("test", "//differential/...", timeout=1200)
     assert r.returncode == 0, r.stderr[-5000:]
     s = summary(ws)
     labels = [t["label"] for t in s["tests"]]
-    py_cases = list((REPO / "differential").rglob("*.py"))
+    molt_format = REPO / "differential/molt_format"
+    py_cases = [p for p in (REPO / "differential").rglob("*.py") if molt_format not in p.parents]
     c_cases = list((REPO / "differential").rglob("*.c"))
+    verdicts = tomllib.loads((molt_format / "VERDICTS.toml").read_text())["verdicts"]
+    molt_cases = [c for c in verdicts if not c.startswith("must_fail/")]      # those are tagged manual
     assert len(py_cases) >= 40 and len(c_cases) >= 3
-    assert len(labels) == len(py_cases) + len(c_cases)
+    assert len(labels) == len(py_cases) + len(c_cases) + len(molt_cases)
     assert s["counts"]["xfail"] >= 3 and s["counts"]["failed"] == 0
     lanes = {e["mnemonic"] for e in ws.executed() if e["label"].startswith("//differential/c:")}
     assert {"CcCompile", "CcLink", "CraneliftCompile", "DiffCompare"} <= lanes

@@ -10,7 +10,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 
-from molt_build.api import Provider, Toolchain, ToolchainContext, ToolchainInfo, interpreter_paths
+from molt_build.api import Provider, Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, interpreter_paths
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,21 @@ class PythonInterpreterInfo(Provider):
 
     interpreter: str          # argv[0], e.g. "python3.11"
     identity: str
+    version: str = ""         # major.minor, e.g. "3.11"
+    # The workspace's default version matrix of differential suites
+    # ([workspace.toolchains.python] reference_pythons).
+    matrix: tuple[str, ...] = ()
 
 
 def interpreter_identity() -> str:
     impl = sys.implementation
     return (f"{impl.name} {sys.version} | {sysconfig.get_platform()} | "
             f"base {sys.base_prefix} | cache_tag {impl.cache_tag}").replace("\n", " ")
+
+
+def pyenv_root() -> str:
+    """Where pyenv keeps its interpreters ($PYENV_ROOT/versions)."""
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 
 def python_lane(ctx) -> tuple[ToolchainInfo, str]:
@@ -41,11 +50,19 @@ class HostPythonToolchain(Toolchain):
 
     def resolve(self, ctx: ToolchainContext) -> ToolchainInfo:
         identity = interpreter_identity()
-        info = PythonInterpreterInfo(os.path.basename(sys.executable), identity)
+        matrix = ctx.settings.get("reference_pythons", [])
+        if not isinstance(matrix, list) or not all(isinstance(v, str) for v in matrix):
+            raise ToolchainUnavailable("[workspace.toolchains.python] reference_pythons must be a list of "
+                                       "versions such as [\"3.11\", \"3.12\"]", hint="fix the workspace file")
+        info = PythonInterpreterInfo(os.path.basename(sys.executable), identity, "%d.%d" % sys.version_info[:2],
+                                     tuple(matrix))
         real = os.path.realpath(sys.executable)
+        # Where the other CPythons are looked for: an interpreter installed there (or
+        # removed) means a fresh analysis, not a stale "unavailable" from the last one.
+        pyenv = os.path.join(pyenv_root(), "versions")
         return ToolchainInfo(name=self.name, fingerprint=f"python|{identity}",
                              version=f"{sys.implementation.name} {sys.version.split()[0]}",
-                             tool_files=(real,), tool_dirs=(os.path.dirname(sys.executable),),
+                             tool_files=(real, *([pyenv] if os.path.isdir(pyenv) else [])), tool_dirs=(os.path.dirname(sys.executable),),
                              sandbox_paths=interpreter_paths(),
                              providers={PythonInterpreterInfo: info})
 

@@ -23,3 +23,11 @@ class PyToolchainInfo(Provider):
     direct: tuple[str, ...] = ()
     exe_suffix: str = ""
     tool: Tool | None = None            # the compiler, as an input of every compile (a workspace lane's)
+    # The CPython whose behaviour the lane's programs follow (major.minor), when it is
+    # one: the Cython lane links one libpython; a lane whose compiler runs under one
+    # interpreter. A differential case compares such a lane with that version's run.
+    python_version: str = ""
+    # A toolchain its programs need when they run (e.g. "python3.12" for programs run
+    # by that interpreter): the compare node of a case also runs with it.
+    runtime: str = ""
+    opt_in: bool = False                # only targets that name the lane build with it

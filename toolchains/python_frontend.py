@@ -46,7 +46,8 @@ def python_frontend(ctx: ToolchainContext) -> tuple[PyToolchainInfo, tuple[str, 
         True, to_c=(py, "-m", "cython", "--embed", "-3", "{src}", "-o", "{out}"),
         compile_flags=("-I", include, "-Wno-unused-function", "-Wno-unused-but-set-variable",
                        "-Wno-unreachable-code-fallthrough", "-fwrapv", "-fno-strict-aliasing"),
-        link_flags=(*libs, *extra), version=f"Python {sys.version.split()[0]} / Cython {cython}")
+        link_flags=(*libs, *extra), version=f"Python {sys.version.split()[0]} / Cython {cython}",
+        python_version=version)
     files = tuple(p for p in (sys.executable, libfile) if os.path.exists(p))
     fp = f"python {sys.version.split()[0]} {sysconfig.get_platform()} {include} cython {cython}"
     return info, (os.path.dirname(sys.executable),), files, fp

@@ -1,0 +1,2 @@
+def triple(n):
+    return 3 * n

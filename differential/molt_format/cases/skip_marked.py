@@ -1,0 +1,2 @@
+# MOLT_META: skip=needs-a-network
+raise SystemExit("must not run")

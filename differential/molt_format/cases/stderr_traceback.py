@@ -1,0 +1,3 @@
+# MOLT_META: stderr=traceback
+import collections
+collections.OrderedDict()["absent"]

@@ -1,0 +1,3 @@
+# MOLT_META: xfail=known-divergence
+import os
+print(bool(os.environ.get("MC_COMPILED")))

@@ -1,0 +1,2 @@
+# MOLT_META: wasm=sometimes
+print("never compared")

@@ -1,0 +1,3 @@
+import os
+import sys
+sys.exit(2 if os.environ.get("MC_COMPILED") else 0)
