@@ -129,13 +129,14 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--matrix", action="store_true", help="compare Python cases with CPython 3.11, 3.12, 3.13")
+    ap.add_argument("--note", default="", help="a remark recorded with the run")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="moltb-diff."))
     try:
         result = run(args, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    text = table(result, args.jobs, args.matrix)
+    text = table(result, args.jobs, args.matrix) + (f"\n\n{args.note}" if args.note else "")
     print(text)
     if args.record:
         record("differential.md", "`moltb test //differential/...` (bench/differential.py)", text)

@@ -98,11 +98,27 @@ class DiffSuiteAttrs(DiffAttrs):
                                              "with its stem (loops.c → loops.expected).")
 
 
-def _wrapped_action(ctx: RuleContext):
-    """ctx.action, with each step's command run under CAPTURE."""
+# $0: the case, $1: the lane's default stdlib profile, then `--` and the command, in
+# which an argument {stdlib_profile} becomes the case's MOLT_META stdlib_profile (the
+# last one named), else the default.
+STDLIB_PROFILE = """case=$0 profile=$1
+shift 2
+named=$(grep -E '^[[:space:]]*(#|//)[[:space:]]*MOLT_META[[:space:]]*:' "$case" |
+  grep -oE '(^|[[:space:]])stdlib_profile=[^[:space:],]+' | tail -n 1 | sed 's/.*=//')
+[ -n "$named" ] && profile=$named
+for a do shift; [ "$a" = "{stdlib_profile}" ] && a=$profile; set -- "$@" "$a"; done
+exec "$@"
+"""
+
+
+def _wrapped_action(ctx: RuleContext, case: File, stdlib_profile: str = ""):
+    """ctx.action, with each step's command run under CAPTURE (and a compiler's
+    {stdlib_profile} taken from the case)."""
     def action(*, argv, inputs, outputs, **kw):
         (out,) = outputs
         generated = [f.path for f in inputs if not f.is_source]
+        if "{stdlib_profile}" in argv:
+            argv = ["/bin/sh", "-c", STDLIB_PROFILE, case.path, stdlib_profile, "--", *argv]
         return ctx.action(argv=["/bin/sh", "-c", CAPTURE, out.path, *generated, "--", *argv], inputs=inputs,
                           outputs=outputs, **kw)
     return action
@@ -175,13 +191,15 @@ def diff_test(ctx: RuleContext):
     spec["unavailable"] = missing
     if kind == "py":
         spec["references"] = _references(ctx, src, lanes, compare, timeout, base, inputs)
-    capture = _wrapped_action(ctx)
     runtimes = []
     for tc in lanes:
         name = f"{base}/{tc.name}/{src.stem}"
         if kind == "py":
-            program = declare_py_program(ctx, tc, src, name=name, action=capture, lane=True)
+            capture = _wrapped_action(ctx, src, tc[PyToolchainInfo].stdlib_profile)
+            program = declare_py_program(ctx, tc, src, name=name, action=capture, lane=True,
+                                         stdlib_profile="{stdlib_profile}")
         else:
+            capture = _wrapped_action(ctx, src)
             cc = tc[CcToolchainInfo]
             obj = compile_object(ctx, cc, src, ctx.declare_output(f"{name}{cc.obj_suffix}"), [], action=capture,
                                  toolchain=tc)

@@ -27,7 +27,7 @@ from molt_build.toolchains.host_python import PythonInterpreterInfo, python_lane
 from molt_build.toolchains.py_toolchain_info import PyToolchainInfo
 
 LANE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-PLACEHOLDERS = ("{compiler}", "{src}", "{srcs}", "{out}", "{profile}", "{args}")
+PLACEHOLDERS = ("{compiler}", "{src}", "{srcs}", "{out}", "{profile}", "{args}", "{stdlib_profile}")
 
 
 class ToolchainAttrs(Attrs):
@@ -45,6 +45,9 @@ class ToolchainAttrs(Attrs):
     python: str = Field(default="", description="The CPython the compiler runs under and the lane's programs "
                                                 "follow, e.g. \"3.12\" (default: the interpreter running moltb). "
                                                 "Differential cases compare the lane with that version's run.")
+    stdlib_profile: str = Field(default="", description="What {stdlib_profile} (a whole argument of `build`) "
+                                                        "stands for when the case names none (a differential "
+                                                        "case's `stdlib_profile=` wins), e.g. \"micro\".")
     opt_in: bool = Field(default=False, description="Only targets that name the lane in `toolchains` build "
                                                     "with it (not every diff_test that builds in all lanes).")
     platform: Literal["native", "wasm"] = Field(default="native", description="native, or wasm (programs "
@@ -130,6 +133,11 @@ def toolchain(ctx: RuleContext):
     _check_template(a.build, "build", ("{out}",))
     if not any("{src" in part for part in a.build):
         raise AnalysisError("the build template needs {src} or {srcs}", field="build")
+    if "{stdlib_profile}" in a.build and not a.stdlib_profile:
+        raise AnalysisError("the build template uses {stdlib_profile}: set stdlib_profile, the profile of "
+                            "programs that name none", field="stdlib_profile")
+    if any("{stdlib_profile}" in part and part != "{stdlib_profile}" for part in a.build):
+        raise AnalysisError("{stdlib_profile} must be a whole argument of the build template", field="build")
     profile = a.profiles.get(ctx.profile, ctx.profile)
     build = _splice(a.build, tool.argv, profile)
     run_tool = None
@@ -148,7 +156,7 @@ def toolchain(ctx: RuleContext):
                             f"compiler {identity}", interp.fingerprint])
     frontend = PyToolchainInfo(True, direct=build, exe_suffix=suffix, tool=tool, version=identity,
                                python_version=a.python, runtime=interp.name if interp is not host else "",
-                               opt_in=a.opt_in)
+                               opt_in=a.opt_in, stdlib_profile=a.stdlib_profile)
     info = ToolchainInfo(name=a.lane, fingerprint=fingerprint, env=dict(a.env),
                          version=f"compiler {a.compiler}, {len(tool.files)} keyed files",
                          tool_dirs=interp.tool_dirs, sandbox_paths=interp.sandbox_paths, runner=a.platform,

@@ -29,10 +29,11 @@ def python_frontend_of(tc: ToolchainInfo, field: str = "toolchains") -> PyToolch
 
 
 def declare_py_program(ctx: RuleContext, tc: ToolchainInfo, src: File, extra=(), copts=(), name: str = "",
-                       action=None, lane: bool = False) -> File:
+                       action=None, lane: bool = False, stdlib_profile: str | None = None) -> File:
     """The actions that compile `src` into an executable with `tc`'s frontend: one
     step for a direct compiler, else to C, compile, link. Returns the executable.
-    `action` replaces `ctx.action`; `lane` keys the actions by `tc` (not the configuration's)."""
+    `action` replaces `ctx.action`; `lane` keys the actions by `tc` (not the configuration's);
+    `stdlib_profile` replaces the compiler's {stdlib_profile} (default: the lane's)."""
     action = action or ctx.action
     toolchain = tc if lane else None
     py = python_frontend_of(tc)
@@ -43,6 +44,8 @@ def declare_py_program(ctx: RuleContext, tc: ToolchainInfo, src: File, extra=(),
         for part in py.direct:
             if part == "{srcs}":
                 argv += [src.path, *(f.path for f in extra)]
+            elif part == "{stdlib_profile}":
+                argv.append(py.stdlib_profile if stdlib_profile is None else stdlib_profile)
             elif part != "{args}":
                 argv.append(part.replace("{src}", src.path).replace("{out}", exe.path))
         action(mnemonic="PyCompile", argv=argv, inputs=[src, *extra], outputs=[exe],

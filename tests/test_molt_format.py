@@ -97,6 +97,14 @@ def test_molt_env_reaches_the_reference_and_the_candidates(ran):
     assert ws.out(f"{PKG}/_diff/env_last_wins/reference.stdout").read_text() == "bonjour\n"
 
 
+def test_the_cases_stdlib_profile_reaches_the_compiler(ran):
+    ws, _ = ran
+    program = ws.out(f"{PKG}/_diff/stdlib_profile_micro/molt-native/stdlib_profile_micro").read_text()
+    assert program.splitlines()[0].startswith("#!/usr/bin/env -S MC_COMPILED=1 MC_STDLIB_PROFILE=micro ")
+    program = ws.out(f"{PKG}/_diff/exact_pass/molt-native/exact_pass").read_text()
+    assert "MC_STDLIB_PROFILE=full " in program.splitlines()[0]          # the lane's default
+
+
 def test_expected_failure_names_lanes_and_reasons(ran):
     ws, _ = ran
     log = log_of(ws, f"//{PKG}:expect_fail_one_lane")

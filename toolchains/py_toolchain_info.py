@@ -31,3 +31,4 @@ class PyToolchainInfo(Provider):
     # by that interpreter): the compare node of a case also runs with it.
     runtime: str = ""
     opt_in: bool = False                # only targets that name the lane build with it
+    stdlib_profile: str = ""            # what {stdlib_profile} in `direct` stands for by default
