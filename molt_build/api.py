@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from molt_build.errors import AnalysisError, ToolchainUnavailable  # noqa: F401  (re-exported)
 from molt_build.labels import Label
 from molt_build.model import Action, DefaultInfo, File, Provider, Tool, ToolchainInfo  # noqa: F401  (re-exported)
-from molt_build.tools import interpreter_paths, python_tool  # noqa: F401  (re-exported)
+from molt_build.tools import interpreter_paths, python_tool, tools_env  # noqa: F401  (re-exported)
 
 __all__ = [
     "Action", "AnalysisError", "Attrs", "MacroContext", "BoolOrReason", "DefaultInfo", "Dep", "EnvVars", "File", "Field", "Label",
@@ -360,16 +360,7 @@ class RuleContext:
             self._produced.add(o.path)
         tools = tuple(t for t in tools if t is not None)
         ins = tuple(dict.fromkeys([*inputs, *(f for t in tools for f in t.files)]))
-        merged_env: dict[str, str] = {}
-        for t in tools:
-            for k, v in t.env:
-                old = merged_env.get(k)
-                if old is None or old == v:
-                    merged_env[k] = v
-                elif k in SEARCH_PATHS:          # two tools' search paths: both, in order
-                    merged_env[k] = ":".join(dict.fromkeys([*old.split(":"), *v.split(":")]))
-                else:
-                    raise AnalysisError(f"action {mnemonic}: its tools set {k} differently ({old!r}, {v!r})")
+        merged_env = tools_env(tools, f"action {mnemonic}")
         merged_env.update(env or {})
         for f in ins:
             if not isinstance(f, File):
@@ -391,9 +382,6 @@ class RuleContext:
                      report=tuple(sorted((report or {}).items())), **self._resources(ram_mb, cpu))
         self.actions.append(act)
         return act
-
-
-SEARCH_PATHS = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
 
 
 def fields_of(model: type[Attrs], marker: object) -> list[str]:

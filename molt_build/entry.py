@@ -16,12 +16,14 @@ def main() -> None:
             rc = try_fast_build(args[1:])
             if rc is not None:
                 sys.exit(rc)
-            from molt_build.build import request_from_args, run_build
+            from molt_build.build import run_build
+            from molt_build.build_request import request_from_args
             req = request_from_args(args[1:])
             if req is not None:
                 sys.exit(run_build(req).exit_code)
         if args[:1] == ["test"] and "--help" not in args and "-h" not in args:
-            from molt_build.build import request_from_test_args, run_build
+            from molt_build.build import run_build
+            from molt_build.build_request import request_from_test_args
             req = request_from_test_args(args[1:])
             if req is not None:
                 sys.exit(run_build(req).exit_code)

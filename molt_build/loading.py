@@ -21,12 +21,11 @@ from molt_build.labels import Label, Pattern, parse_label, parse_pattern
 from molt_build.registry import Registry
 from molt_build.layout import BUILD_FILE
 from molt_build.packages import PackageTree
+from molt_build.visibility import PRIVATE, PUBLIC, is_visible
 from molt_build.workspace import Workspace, format_validation_error
 
 RESERVED_TABLES = ("workspace", "package")
 _GLOB_CHARS = frozenset("*?[")
-PUBLIC = "//visibility:public"
-PRIVATE = "//visibility:private"
 
 
 @dataclass
@@ -368,7 +367,7 @@ class Loader:
                 d = self.get(dep, t, attr)
                 if d is None:
                     continue
-                if not self._visible(d, t.label):
+                if not is_visible(d.label, d.attrs.visibility, t.label):
                     self._fail(BuildFileError(f"'{d.label}' is not visible to '{t.label}'", file=t.file,
                                               target=t.label.name, field=attr,
                                               hint=f"add '//{t.label.pkg}:__pkg__' to the visibility of "
@@ -386,23 +385,3 @@ class Loader:
             self._fail(err)
             order = []
         return seen, [l for l in order if l in seen]
-
-    def _visible(self, dep: Target, user: Label) -> bool:
-        vis = dep.attrs.visibility or [PUBLIC]
-        if dep.label.pkg == user.pkg or PUBLIC in vis:
-            return True
-        for v in vis:
-            if v == PRIVATE:
-                continue
-            try:
-                lab = parse_label(v, dep.label.pkg)
-            except LabelError:
-                continue
-            if lab.name == "__pkg__" and lab.pkg == user.pkg:
-                return True
-            if lab.name == "__subpackages__" and (lab.pkg == "" or user.pkg == lab.pkg
-                                                  or user.pkg.startswith(lab.pkg + "/")):
-                return True
-            if lab == user:
-                return True
-        return False

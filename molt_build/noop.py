@@ -69,7 +69,7 @@ def cwd_package(root: str, cwd: str) -> str:
     return "" if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-# `moltb test`'s own everyday flags, on top of the build ones (see build.request_from_test_args).
+# `moltb test`'s own everyday flags, on top of the build ones (see build_request.request_from_test_args).
 TEST_VALUE_FLAGS = {"--runs-per-test", "--flaky-retries", "--test-output", "--junit", "--rlimit-mb",
                     "--report-format"}
 TEST_BOOL_FLAGS = {"--measure-rss", "--no-retry-oom", "--keep-pass-logs"}

@@ -126,3 +126,22 @@ def interpreter_paths() -> tuple[str, ...]:
     except AttributeError:        # site was not imported (python -S)
         pass
     return tuple(sorted(p for p in paths if p and os.path.isdir(p)))
+
+
+SEARCH_PATHS = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
+
+
+def tools_env(tools, what: str) -> dict[str, str]:
+    """The environment several tools of one action set: their search paths joined in
+    order; any other variable two tools set differently is an error."""
+    env: dict[str, str] = {}
+    for t in tools:
+        for k, v in t.env:
+            old = env.get(k)
+            if old is None or old == v:
+                env[k] = v
+            elif k in SEARCH_PATHS:
+                env[k] = ":".join(dict.fromkeys([*old.split(":"), *v.split(":")]))
+            else:
+                raise AnalysisError(f"{what}: its tools set {k} differently ({old!r}, {v!r})")
+    return env

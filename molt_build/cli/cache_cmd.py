@@ -86,7 +86,8 @@ def verify(cache_dir: CacheDir = None, as_json: AsJson = False) -> None:
 def export_cmd(file: Annotated[str, typer.Argument(help="Tarball to write (.tar or .tar.gz)")],
                cache_dir: CacheDir = None) -> None:
     """Write the cache to a tarball (for CI caches)."""
-    from molt_build.cache_ops import export, human
+    from molt_build.cache_ops import human
+    from molt_build.cache_transfer import export
     r = export(resolve_cache_dir(cache_dir), file)
     sys.stdout.write(f"exported {r['blobs']} blobs to {r['file']} ({human(r['bytes'])})\n")
 
@@ -96,7 +97,7 @@ def export_cmd(file: Annotated[str, typer.Argument(help="Tarball to write (.tar 
 def import_cmd(file: Annotated[str, typer.Argument(help="Tarball made by `moltb cache export`")],
                cache_dir: CacheDir = None) -> None:
     """Merge a tarball into the cache; unsafe or inconsistent tarballs are refused whole."""
-    from molt_build.cache_ops import import_
+    from molt_build.cache_transfer import import_
     r = import_(resolve_cache_dir(cache_dir), file)
     sys.stdout.write(f"imported {r['blobs']} blobs and {r['entries']} entries"
                      + (f" ({r['skipped_entries']} entries skipped: blobs missing)" if r["skipped_entries"] else "")

@@ -61,7 +61,7 @@ def toolchains(profile: Annotated[str, typer.Option("--profile")] = "dev") -> No
 @handles_errors
 def info() -> None:
     """Where things are and what runs actions here: workspace, cache, sandbox."""
-    from molt_build.build import default_jobs
+    from molt_build.build_request import default_jobs
     from molt_build.namespace_sandbox import resolve_mode
     from molt_build.namespace_sandbox import version as bwrap_version
     from molt_build.sandbox import sandbox_base

@@ -40,7 +40,8 @@ def test(
     verbose: Verbose = False,
 ) -> None:
     """Build what the tests need, run them (passing results are cached) and report."""
-    from molt_build.build import BuildRequest, run_build, test_signature
+    from molt_build.build import BuildRequest, run_build
+    from molt_build.build_request import test_signature
     if report_format not in ("moltb", "molt"):
         raise typer.BadParameter("must be moltb or molt", param_hint="--report-format")
     if test_output not in ("errors", "all", "summary"):
