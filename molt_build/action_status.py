@@ -43,6 +43,7 @@ class KeyedAction:
     sources: list[tuple[str, str, str]] = field(default_factory=list)  # (exec path, host path, digest)
     blobs: list[tuple[str, str, bool]] = field(default_factory=list)   # (exec path, digest, executable)
     toolchain: ToolchainInfo | None = None
+    fingerprint: str = ""                            # the toolchain's, and the test policy's
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def compute_key(action: Action, toolchains: Mapping[str, ToolchainInfo], root: s
         if policy.test_runner:
             fingerprint += f"|test-runner {policy.test_runner}"
     key, text = action_key(key_components(action.argv, env, inputs, [o.path for o in action.outputs], fingerprint))
-    return KeyedAction(key, text, env, sources, blobs, tc)
+    return KeyedAction(key, text, env, sources, blobs, tc, fingerprint)
 
 
 def unusable_hit(action: Action, hit, measure_rss: bool = False) -> str:

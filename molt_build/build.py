@@ -101,6 +101,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         s = outcome.stats
         actions = {"total": s.total, "executed": s.executed, "cached": s.cached, "failed": s.failed} \
             if s is not None else {"total": 0, "executed": 0, "cached": 0, "failed": 0}
+        if s is not None and s.remote_cached:
+            actions["remote_cached"] = s.remote_cached
         events.emit("build_finished", exit_code=outcome.exit_code, actions=actions, tests=outcome.tests)
         events.close()
     return outcome
@@ -192,6 +194,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.resources import ResourcePool, default_ram_mb
     from molt_build.progress import Progress
     from molt_build.sandbox import clean_stale, sandbox_base
+    from molt_build.remote_setup import open_remote
     from molt_build.runner import LocalRunner
     from molt_build.scheduler import Scheduler, SchedulerConfig
 
@@ -234,15 +237,18 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                              flaky_retries=req.flaky_retries,
                              rlimit_mb=req.rlimit_mb if req.command == "test" else 0, retry_oom=req.retry_oom,
                              measure_rss=req.measure_rss and req.command == "test", policy=policy)
+    remote = open_remote(req, plan.root, plan.cache_dir, cas, progress, events) if req.use_cache else None
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests, LocalRunner(executor, jobs), events,
                       progress, config, explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty,
                       locks=locks, resources=ResourcePool(jobs, req.local_ram_mb or default_ram_mb(),
-                                                          cache.last_peaks))
+                                                          cache.last_peaks), remote=remote)
     started = time.monotonic()
     stats = None
     try:
         stats = sched.run()
     finally:
+        if remote is not None:
+            remote.close()
         executor.close()
         progress.finish()
         digests.save()
@@ -266,6 +272,9 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
             err.write(f"INFO: skipped {label} ({config}): not compatible with this toolchain\n")
     err.write(f"INFO: {stats.total} actions: {stats.executed} executed, {stats.cached} cached, "
               f"{stats.failed} failed\n")
+    if remote is not None:
+        err.write(f"INFO: remote cache {remote.settings.url}: {stats.remote_cached} hits, {remote.uploads} "
+                  f"results uploaded{'' if remote.enabled else ' (switched off after a failure)'}\n")
     if not req.quiet:
         if stats.corrupt:
             err.write(f"WARNING: {stats.corrupt} corrupt cache entr{'y' if stats.corrupt == 1 else 'ies'} "

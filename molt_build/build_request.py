@@ -45,6 +45,10 @@ class BuildRequest:
     sandbox: str | None = None           # auto | namespace | light | none (default: $MOLTB_SANDBOX or auto)
     local_ram_mb: int | None = None      # RAM budget of running actions (default: resources.default_ram_mb)
     report_format: str = "moltb"         # test reports: moltb, or molt (Molt's runner's failures.txt/summary.json)
+    remote: str | None = None            # REAPI remote cache (default: $MOLTB_REMOTE, else [workspace] remote)
+    remote_instance: str = ""
+    remote_upload: bool = True           # --remote-upload=no: read-only (untrusted clients)
+    remote_timeout: float = 10.0         # seconds per remote call
 
 
 def default_jobs() -> int:
@@ -69,10 +73,11 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
     if jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1):
         return None
     color = flags.get("--color", "auto")
+    remote = remote_fields(flags)
     if color not in ("auto", "yes", "no") or flags.get("--sandbox", "auto") not in SANDBOX_MODES \
-            or not _positive(flags.get("--local-ram-mb", "1")):
+            or not _positive(flags.get("--local-ram-mb", "1")) or remote is None:
         return None
-    return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
+    return BuildRequest(**remote, patterns=patterns, jobs=int(jobs) if jobs else None,
                         keep_going=bool(flags.get("-k") or flags.get("--keep-going")),
                         toolchains=options.get("--toolchain", []), profile=flags.get("--profile"),
                         use_cache="--no-cache" not in flags, cache_dir=flags.get("--cache-dir"),
@@ -80,6 +85,19 @@ def request_from_args(args: list[str]) -> BuildRequest | None:
                         verbose=bool(flags.get("-v") or flags.get("--verbose")), color=color,
                         sig_options=options, sandbox=flags.get("--sandbox"),
                         local_ram_mb=int(flags["--local-ram-mb"]) if "--local-ram-mb" in flags else None)
+
+
+def remote_fields(flags: dict) -> dict | None:
+    """The --remote* flags of a fast-parsed request (None: let the full CLI explain)."""
+    upload, timeout = flags.get("--remote-upload", "yes"), flags.get("--remote-timeout", "10")
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        return None
+    if upload not in ("yes", "no") or seconds <= 0:
+        return None
+    return {"remote": flags.get("--remote"), "remote_instance": flags.get("--remote-instance", ""),
+            "remote_upload": upload == "yes", "remote_timeout": seconds}
 
 
 def _positive(text) -> bool:
@@ -120,7 +138,10 @@ def request_from_test_args(args: list[str]) -> BuildRequest | None:
             flags.get("--report-format", "moltb") not in REPORT_FORMATS or (jobs is not None and (not str(jobs).isdigit() or int(jobs) < 1)):
         return None            # the full CLI explains what is wrong
     toolchains = options.get("--toolchain", [])
-    return BuildRequest(patterns=patterns, jobs=int(jobs) if jobs else None,
+    remote = remote_fields(flags)
+    if remote is None:
+        return None
+    return BuildRequest(**remote, patterns=patterns, jobs=int(jobs) if jobs else None,
                         keep_going=bool(flags.get("-k") or flags.get("--keep-going")), toolchains=toolchains,
                         profile=flags.get("--profile"), use_cache="--no-cache" not in flags,
                         cache_dir=flags.get("--cache-dir"), quiet=bool(flags.get("-q") or flags.get("--quiet")),

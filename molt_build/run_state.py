@@ -27,6 +27,7 @@ class BuildStats:
     total: int = 0
     executed: int = 0
     cached: int = 0
+    remote_cached: int = 0       # ... of which came from the remote cache
     failed: int = 0
     skipped: int = 0
     corrupt: int = 0
@@ -65,3 +66,4 @@ class Ready:
     started: float = 0.0
     waiting_since: float = 0.0
     need: Need | None = None          # its RAM and CPU (see resources.py)
+    remote: object = None             # its REAPI form, when a remote cache is used (reapi_action.py)

@@ -11,7 +11,6 @@ group and ends with exit 8.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import threading
@@ -34,6 +33,7 @@ from molt_build.plan import Plan
 from molt_build.progress import Progress
 from molt_build.resources import ResourcePool
 from molt_build.retry_policy import AGAIN, ALONE, RetryPolicy
+from molt_build.run_reports import RunReports
 from molt_build.run_state import BuildStats, Ready, SchedulerConfig, TestOutcome
 from molt_build.runner import ActionRunner
 
@@ -48,12 +48,13 @@ class Scheduler(CacheHealing):
     def __init__(self, root: str, graph: ActionGraph, toolchains: dict[str, ToolchainInfo], cache: ActionCache,
                  cas: CAS, digests: DigestCache, runner: ActionRunner, events: EventLog, progress: Progress,
                  config: SchedulerConfig, *, explain=None, trace=None, prior: dict | None = None,
-                 dirty: set[str] | None = None, locks=None, resources: ResourcePool | None = None):
+                 dirty: set[str] | None = None, locks=None, resources: ResourcePool | None = None, remote=None):
         self.root, self.graph, self.toolchains = root, graph, toolchains
         self.cache, self.cas, self.digests = cache, cas, digests
         self.runner, self.events, self.progress = runner, events, progress
         self.config = config
         self.explain, self.trace = explain, trace
+        self.remote = remote                            # a RemoteCache (remote_cache.py), or None
         self.resources = resources or ResourcePool(config.jobs, 1 << 30)   # CPU slots and the RAM budget
         self.plan = Plan(graph)
         self.outputs = Outputs(root, cas, digests)
@@ -72,8 +73,8 @@ class Scheduler(CacheHealing):
         self.claims = KeyClaims(locks if config.use_cache else None, cache, events, self.stats)
         self._stop = False
         self._last_flush = time.monotonic()
-        self.finished_events: dict[int, str] = {}   # node id -> its line, for the no-op snapshot
-        self._mnemonics: dict[str, str] = {}
+        self.reports = RunReports(events)
+        self.finished_events = self.reports.finished_lines      # for the no-op snapshot
         self._lost_output: set[int] = set()             # actions whose fresh output vanished once
         self._lost_output_tries: dict[int, int] = {}    # actions re-run after their inputs vanished
 
@@ -205,7 +206,7 @@ class Scheduler(CacheHealing):
             self.outputs.generated[path] = (digest, exe)
         self.stats.cached += 1
         self.results[node.identity] = prev
-        self._record_success(node, key, "cached", 0.0)
+        self.reports.success(node, key, "cached", 0.0)
         self.progress.advance(None)
         self.plan.complete(node)
         return True
@@ -241,9 +242,16 @@ class Scheduler(CacheHealing):
             self._lost_input(node, e.path, e.digest, e.corrupt)
             return None
         key, text, env, tc = keyed.key, keyed.components, keyed.env, keyed.toolchain
+        prepared = None
         if cfg.use_cache:
             hit = self.cache.lookup(key)
             if hit is not None and self._take_hit(node, key, hit):
+                self.cache.remember(node.identity, key, text, hit.duration, hit.peak_kb)
+                return None
+            prepared = self.remote.prepare(a, keyed) if self.remote is not None else None
+            hit = self.remote.lookup(prepared) if prepared is not None else None
+            if hit is not None and self._take_hit(node, key, hit, "remote_cached"):
+                self.cache.put(key, hit)                # the local cache has it from now on
                 self.cache.remember(node.identity, key, text, hit.duration, hit.peak_kb)
                 return None
         if self.explain is not None:
@@ -259,9 +267,11 @@ class Scheduler(CacheHealing):
         if tc is not None:
             spawn.read_only = (*tc.sandbox_paths, *tc.tool_dirs)
             spawn.writable = tuple(v for v in tc.private_env.values() if os.path.isabs(v))
-        return self.claims.claim(node, Ready(key, text, spawn), self._take_hit)
+        ready = Ready(key, text, spawn)
+        ready.remote = prepared
+        return self.claims.claim(node, ready, self._take_hit)
 
-    def _take_hit(self, node: Node, key: str, hit: ActionResult) -> bool:
+    def _take_hit(self, node: Node, key: str, hit: ActionResult, status: str = "cached") -> bool:
         why = unusable_hit(node.action, hit, self.config.measure_rss)
         if why:
             # E.g. an entry that names other paths than the action declares (a poisoned
@@ -276,12 +286,14 @@ class Scheduler(CacheHealing):
             self._bad_entry(node, key, c)
             return False
         self.stats.cached += 1
+        if status == "remote_cached":
+            self.stats.remote_cached += 1
         if node.action.test:
-            self._record_test(node, TestOutcome(str(node.action.owner), node.action, hit.status or "PASSED", True,
-                                                hit.duration, stdout_digest=hit.stdout, stderr_digest=hit.stderr,
-                                                max_rss_kb=hit.max_rss_kb))
+            outcome = TestOutcome(str(node.action.owner), node.action, hit.status or "PASSED", True, hit.duration,
+                                  stdout_digest=hit.stdout, stderr_digest=hit.stderr, max_rss_kb=hit.max_rss_kb)
+            self.tests[node.id] = self.reports.test(node, outcome)
         self._note_outputs(node, key, hit.outputs)
-        self._record_success(node, key, "cached", 0.0)
+        self.reports.success(node, key, status, 0.0)
         self.progress.advance(None)
         self.plan.complete(node)
         return True
@@ -318,34 +330,26 @@ class Scheduler(CacheHealing):
             return
         so, se = self.outputs.store_text(res.stdout), self.outputs.store_text(res.stderr)
         status = res.status if a.test and res.status in ("XFAIL", "SKIPPED") else ""
-        self.cache.put(ready.key, ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb,
-                                               res.peak_kb))
+        result = ActionResult(res.outputs, 0, so, se, res.duration, status, res.max_rss_kb, res.peak_kb)
+        self.cache.put(ready.key, result)
+        if ready.remote is not None:
+            self.remote.upload(ready.remote, result)
         self.claims.release_after_commit(ready.key)
         self.cache.remember(node.identity, ready.key, ready.components, res.duration, res.peak_kb)
         self.stats.executed += 1
         if a.test:
-            self._record_test(node, TestOutcome(str(a.owner), a, status or self.retries.passed_status(node.id),
-                                                False, res.duration, self.retries.failures(node.id) + 1, res.stdout,
-                                                res.stderr, max_rss_kb=res.max_rss_kb))
+            outcome = TestOutcome(str(a.owner), a, status or self.retries.passed_status(node.id), False,
+                                  res.duration, self.retries.failures(node.id) + 1, res.stdout, res.stderr,
+                                  max_rss_kb=res.max_rss_kb)
+            self.tests[node.id] = self.reports.test(node, outcome)
         else:
             self.stats.builds_executed += 1
         self._note_outputs(node, ready.key, res.outputs)
-        self._record_success(node, ready.key, "executed", round(res.duration, 4))
+        self.reports.success(node, ready.key, "executed", round(res.duration, 4))
         self.progress.advance(a.progress)
         if res.stderr.strip() and not a.test and not self.progress.quiet:   # test output: see testing.py
             self.progress.print(f"INFO: From {a.progress}:\n{res.stderr.decode(errors='replace').rstrip()}")
         self.plan.complete(node)
-
-    def _record_success(self, node: Node, key: str, status: str, duration: float) -> None:
-        # Labels and keys need no JSON escaping (their syntax excludes quotes and
-        # backslashes); the mnemonic is encoded once per distinct value.
-        a = node.action
-        mn = self._mnemonics.get(a.mnemonic)
-        if mn is None:
-            mn = self._mnemonics[a.mnemonic] = json.dumps(a.mnemonic)
-        head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
-        self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
-        self.finished_events[node.id] = head + '"cached","duration":0.0}'
 
     def _test_failed(self, node: Node, ready: Ready, res: SpawnResult) -> None:
         """A test run failed: retried alone or again as the retry policy says, else
@@ -365,16 +369,10 @@ class Scheduler(CacheHealing):
         self.progress.advance(None)
         self.stats.failed += 1
         self.stats.test_failed += 1
-        self._record_test(node, TestOutcome(str(a.owner), a, status, False, res.duration,
-                                            self.retries.failures(node.id), res.stdout, res.stderr,
-                                            max_rss_kb=res.max_rss_kb))
+        outcome = TestOutcome(str(a.owner), a, status, False, res.duration, self.retries.failures(node.id),
+                              res.stdout, res.stderr, max_rss_kb=res.max_rss_kb)
+        self.tests[node.id] = self.reports.test(node, outcome)
         self.plan.failed.add(node.id)
-
-    def _record_test(self, node: Node, outcome: TestOutcome) -> None:
-        self.tests[node.id] = outcome
-        self.events.emit("test_result", label=outcome.label, run=node.action.outputs[0].path,
-                         status=outcome.status, cached=outcome.cached, duration=round(outcome.duration, 4),
-                         attempts=outcome.attempts, max_rss_kb=outcome.max_rss_kb)
 
     def _fail(self, node: Node, key: str, why: str, res: SpawnResult | None = None,
               spawn: Spawn | None = None) -> None:

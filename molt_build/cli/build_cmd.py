@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import CacheDir, Color, LocalRamMb, Quiet, Remote, Sandbox, Verbose
+from molt_build.cli.common import (CacheDir, Color, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
+                                   RemoteUpload, Sandbox, Verbose, remote_options)
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -21,6 +22,9 @@ def build(
     timeout: Annotated[Optional[float], typer.Option("--action-timeout", help="Seconds before an action is killed.")] = None,
     cache_dir: CacheDir = None,
     remote: Remote = None,
+    remote_instance: RemoteInstance = "",
+    remote_upload: RemoteUpload = "yes",
+    remote_timeout: RemoteTimeout = 10.0,
     sandbox: Sandbox = None,
     local_ram_mb: LocalRamMb = None,
     profile_out: Annotated[Optional[str], typer.Option("--profile-out", help="Write a Chrome trace JSON here.")] = None,
@@ -44,6 +48,7 @@ def build(
                        profile=profile, use_cache=not no_cache, cache_dir=cache_dir, quiet=quiet,
                        verbose=verbose, color=color, explain=explain, timeout=timeout, sig_options=sig,
                        profile_out=profile_out, sandbox=sandbox,
-                       local_ram_mb=local_ram_mb)
+                       local_ram_mb=local_ram_mb, remote=remote, remote_instance=remote_instance,
+                       remote_upload=remote_options(remote_upload), remote_timeout=remote_timeout)
     outcome = run_build(req)
     raise typer.Exit(outcome.exit_code)

@@ -11,7 +11,18 @@ import typer
 from molt_build.errors import MoltbError, environment_problem
 
 CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (env MOLTB_CACHE_DIR).")]
-Remote = Annotated[Optional[str], typer.Option("--remote", help="Remote cache URL (env MOLTB_REMOTE).")]
+Remote = Annotated[Optional[str], typer.Option(
+    "--remote", help="REAPI remote cache: grpc://host:port or grpcs://host:port (env MOLTB_REMOTE, "
+                     "[workspace] remote).")]
+RemoteInstance = Annotated[str, typer.Option("--remote-instance", help="REAPI instance name.")]
+RemoteUpload = Annotated[str, typer.Option("--remote-upload", help="yes, or no: read the remote cache only.")]
+RemoteTimeout = Annotated[float, typer.Option("--remote-timeout", min=0.001, help="Seconds per remote call.")]
+
+
+def remote_options(remote_upload: str) -> bool:
+    if remote_upload not in ("yes", "no"):
+        raise typer.BadParameter("must be yes or no", param_hint="--remote-upload")
+    return remote_upload == "yes"
 Color = Annotated[str, typer.Option("--color", help="auto, yes or no.")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and the summary.")]
 Sandbox = Annotated[Optional[str], typer.Option(

@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import CacheDir, Color, LocalRamMb, Quiet, Sandbox, Verbose
+from molt_build.cli.common import (CacheDir, Color, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
+                                   RemoteUpload, Sandbox, Verbose, remote_options)
 
 
 @app.command()
@@ -33,6 +34,10 @@ def test(
                                                                         "runner writes them.")] = "moltb",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
     cache_dir: CacheDir = None,
+    remote: Remote = None,
+    remote_instance: RemoteInstance = "",
+    remote_upload: RemoteUpload = "yes",
+    remote_timeout: RemoteTimeout = 10.0,
     sandbox: Sandbox = None,
     local_ram_mb: LocalRamMb = None,
     color: Color = "auto",
@@ -53,5 +58,7 @@ def test(
                        runs_per_test=runs_per_test, flaky_retries=flaky_retries, test_output=test_output,
                        junit=junit, measure_rss=measure_rss, rlimit_mb=rlimit_mb, retry_oom=not no_retry_oom,
                        keep_pass_logs=keep_pass_logs, sandbox=sandbox,
-                       local_ram_mb=local_ram_mb, report_format=report_format)
+                       local_ram_mb=local_ram_mb, report_format=report_format, remote=remote,
+                       remote_instance=remote_instance, remote_upload=remote_options(remote_upload),
+                       remote_timeout=remote_timeout)
     raise typer.Exit(run_build(req).exit_code)
