@@ -49,6 +49,7 @@ class BuildRequest:
     remote_instance: str = ""
     remote_upload: bool = True           # --remote-upload=no: read-only (untrusted clients)
     remote_timeout: float = 10.0         # seconds per remote call
+    executor: str | None = None          # dask://host:port (default: $MOLTB_EXECUTOR, else [workspace] executor)
 
 
 def default_jobs() -> int:
@@ -96,7 +97,8 @@ def remote_fields(flags: dict) -> dict | None:
         return None
     if upload not in ("yes", "no") or seconds <= 0:
         return None
-    return {"remote": flags.get("--remote"), "remote_instance": flags.get("--remote-instance", ""),
+    return {"remote": flags.get("--remote"), "executor": flags.get("--executor"),
+            "remote_instance": flags.get("--remote-instance", ""),
             "remote_upload": upload == "yes", "remote_timeout": seconds}
 
 

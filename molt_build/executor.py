@@ -63,6 +63,7 @@ class SpawnResult:
     status: str = ""                      # what a test reported in TEST_STATUS_FILE
     lost: list[str] = field(default_factory=list)   # generated inputs whose blob vanished (cache clear)
     peak_kb: int = 0                      # peak RSS the kernel accounted to the action (wait4)
+    worker: str = ""                      # where it ran, when not here (a Dask worker's address)
 
     @property
     def ok(self) -> bool:

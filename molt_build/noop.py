@@ -29,7 +29,7 @@ SNAPSHOT_VERSION = 5
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
 _VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox",
-                "--local-ram-mb", "--remote-instance", "--remote-upload", "--remote-timeout"}
+                "--local-ram-mb", "--remote-instance", "--remote-upload", "--remote-timeout", "--executor"}
 _BOOL_FLAGS = {"-k", "--keep-going", "-q", "--quiet", "-v", "--verbose", "--no-cache"}
 _SIG_FLAGS = {"--toolchain", "--profile", "--cache-dir", "--remote", "--no-cache"}
 

@@ -1,23 +1,44 @@
-"""Which remote cache a build uses, and opening it: `--remote`, else $MOLTB_REMOTE,
-else `[workspace] remote`. A remote that cannot be used (the `remote` extra is not
+"""Which remote cache and which executor a build uses, and opening them: a flag
+(`--remote`, `--executor`), else the environment ($MOLTB_REMOTE, $MOLTB_EXECUTOR), else
+`[workspace] remote` / `executor`. A remote that cannot be used (the `remote` extra is not
 installed) is a warning: the build goes on with the local cache."""
 from __future__ import annotations
 
+import importlib.util
 import os
 
-from molt_build.errors import MoltbError
+from molt_build.errors import MoltbError, UsageError
+
+
+def _setting(flag: str | None, env: str, field: str, root: str) -> str | None:
+    """A flag, else an environment variable, else the [workspace] field."""
+    if flag:
+        return flag
+    if os.environ.get(env):
+        return os.environ[env]
+    from molt_build.workspace import load_workspace
+    try:
+        return getattr(load_workspace(root).config, field)
+    except MoltbError:
+        return None
 
 
 def remote_url(req, root: str) -> str | None:
-    if req.remote:
-        return req.remote
-    if os.environ.get("MOLTB_REMOTE"):
-        return os.environ["MOLTB_REMOTE"]
-    from molt_build.workspace import load_workspace
-    try:
-        return load_workspace(root).config.remote
-    except MoltbError:
-        return None
+    return _setting(req.remote, "MOLTB_REMOTE", "remote", root)
+
+
+def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None):
+    """The action runner: local processes, or a Dask cluster (`--executor dask://...`)."""
+    from molt_build.runner import LocalRunner
+    url = _setting(req.executor, "MOLTB_EXECUTOR", "executor", root)
+    if not url:
+        return LocalRunner(executor, jobs or 1)
+    if url.startswith("dask://"):
+        if importlib.util.find_spec("distributed") is None:
+            raise UsageError(f"--executor {url} needs the dask extra: pip install 'molt_build[dask]'")
+        from molt_build.dask_runner import DaskRunner
+        return DaskRunner(url, executor.sandbox_base, cache_dir, root, executor.requested)
+    raise UsageError(f"executor '{url}' is not dask://host:port")
 
 
 def open_remote(req, root: str, cache_dir: str, cas, progress, events):

@@ -15,7 +15,7 @@ class RunReports:
         self.finished_lines: dict[int, str] = {}     # node id -> its line, as a cached replay
         self._mnemonics: dict[str, str] = {}
 
-    def success(self, node: Node, key: str, status: str, duration: float) -> None:
+    def success(self, node: Node, key: str, status: str, duration: float, worker: str = "") -> None:
         # Labels and keys need no JSON escaping (their syntax excludes quotes and
         # backslashes); the mnemonic is encoded once per distinct value.
         a = node.action
@@ -23,7 +23,8 @@ class RunReports:
         if mn is None:
             mn = self._mnemonics[a.mnemonic] = json.dumps(a.mnemonic)
         head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
-        self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}}}')
+        where = f',"worker":{json.dumps(worker)}' if worker else ""
+        self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}{where}}}')
         self.finished_lines[node.id] = head + '"cached","duration":0.0}'
 
     def test(self, node: Node, outcome: TestOutcome) -> TestOutcome:

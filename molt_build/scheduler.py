@@ -345,7 +345,7 @@ class Scheduler(CacheHealing):
         else:
             self.stats.builds_executed += 1
         self._note_outputs(node, ready.key, res.outputs)
-        self.reports.success(node, ready.key, "executed", round(res.duration, 4))
+        self.reports.success(node, ready.key, "executed", round(res.duration, 4), res.worker)
         self.progress.advance(a.progress)
         if res.stderr.strip() and not a.test and not self.progress.quiet:   # test output: see testing.py
             self.progress.print(f"INFO: From {a.progress}:\n{res.stderr.decode(errors='replace').rstrip()}")

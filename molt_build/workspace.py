@@ -28,7 +28,8 @@ class WorkspaceConfig(BaseModel):
     cache_dir: str | None = Field(default=None, description="Cache location, relative to the root.")
     plugin_dirs: list[str] = Field(default_factory=list,
                                    description="Directories of plugin modules (rules, toolchains).")
-    remote: str | None = Field(default=None, description="Remote cache URL.")
+    remote: str | None = Field(default=None, description="Remote cache URL (grpc://host:port, grpcs://host:port).")
+    executor: str | None = Field(default=None, description="Where actions run: dask://host:port (default: here).")
     toolchains: Union[dict[str, dict[str, Any]], list[str]] = Field(
         default_factory=dict, description="Per-toolchain settings tables ([workspace.toolchains.NAME]), or the "
                                           "labels of `toolchain` targets to register.")

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import (CacheDir, Color, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
+from molt_build.cli.common import (CacheDir, Color, Executor, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
                                    RemoteUpload, Sandbox, Verbose, remote_options)
 
 
@@ -22,6 +22,7 @@ def build(
     timeout: Annotated[Optional[float], typer.Option("--action-timeout", help="Seconds before an action is killed.")] = None,
     cache_dir: CacheDir = None,
     remote: Remote = None,
+    executor: Executor = None,
     remote_instance: RemoteInstance = "",
     remote_upload: RemoteUpload = "yes",
     remote_timeout: RemoteTimeout = 10.0,
@@ -49,6 +50,7 @@ def build(
                        verbose=verbose, color=color, explain=explain, timeout=timeout, sig_options=sig,
                        profile_out=profile_out, sandbox=sandbox,
                        local_ram_mb=local_ram_mb, remote=remote, remote_instance=remote_instance,
-                       remote_upload=remote_options(remote_upload), remote_timeout=remote_timeout)
+                       remote_upload=remote_options(remote_upload), remote_timeout=remote_timeout,
+                       executor=executor)
     outcome = run_build(req)
     raise typer.Exit(outcome.exit_code)

@@ -14,6 +14,9 @@ CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache dire
 Remote = Annotated[Optional[str], typer.Option(
     "--remote", help="REAPI remote cache: grpc://host:port or grpcs://host:port (env MOLTB_REMOTE, "
                      "[workspace] remote).")]
+Executor = Annotated[Optional[str], typer.Option(
+    "--executor", help="Where actions run: dask://host:port (a Dask cluster; env MOLTB_EXECUTOR, "
+                       "[workspace] executor). Default: here.")]
 RemoteInstance = Annotated[str, typer.Option("--remote-instance", help="REAPI instance name.")]
 RemoteUpload = Annotated[str, typer.Option("--remote-upload", help="yes, or no: read the remote cache only.")]
 RemoteTimeout = Annotated[float, typer.Option("--remote-timeout", min=0.001, help="Seconds per remote call.")]

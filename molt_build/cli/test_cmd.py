@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from molt_build.cli import app
-from molt_build.cli.common import (CacheDir, Color, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
+from molt_build.cli.common import (CacheDir, Color, Executor, LocalRamMb, Quiet, Remote, RemoteInstance, RemoteTimeout,
                                    RemoteUpload, Sandbox, Verbose, remote_options)
 
 
@@ -35,6 +35,7 @@ def test(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every action and test.")] = False,
     cache_dir: CacheDir = None,
     remote: Remote = None,
+    executor: Executor = None,
     remote_instance: RemoteInstance = "",
     remote_upload: RemoteUpload = "yes",
     remote_timeout: RemoteTimeout = 10.0,
@@ -60,5 +61,5 @@ def test(
                        keep_pass_logs=keep_pass_logs, sandbox=sandbox,
                        local_ram_mb=local_ram_mb, report_format=report_format, remote=remote,
                        remote_instance=remote_instance, remote_upload=remote_options(remote_upload),
-                       remote_timeout=remote_timeout)
+                       remote_timeout=remote_timeout, executor=executor)
     raise typer.Exit(run_build(req).exit_code)

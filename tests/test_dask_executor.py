@@ -1,0 +1,137 @@
+"""Distributed execution on a real Dask cluster (a `dask scheduler` and two `dask worker`
+processes started here on loopback, stopped by PID): a C workspace builds right with
+every action run on a worker (named in the event log); a fresh checkout on the same
+cache runs nothing; differential cases get the verdicts they get locally; a worker
+killed mid-build costs its actions a rerun elsewhere, not the build."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TempWorkspace, wait_for
+
+pytest.importorskip("distributed")
+DASK = shutil.which("dask") or str(Path(sys.executable).with_name("dask"))
+GEN = REPO.parent / "shared" / "bench" / "gen_peers.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, base: Path, workers: int = 2):
+        base.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"dask://127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen] = []
+        self.logs = []
+        self._start(base / "scheduler.log", [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+                                              "--no-dashboard"])
+        self.workers = [self._start(base / f"worker{i}.log",
+                                    [DASK, "worker", f"tcp://127.0.0.1:{self.port}", "--nthreads", "1",
+                                     "--no-dashboard", "--name", f"w{i}"]) for i in range(workers)]
+        from distributed import Client
+        client = Client(f"tcp://127.0.0.1:{self.port}", timeout=60)
+        try:
+            client.wait_for_workers(workers, timeout=60)
+        finally:
+            client.close()
+
+    def _start(self, log: Path, argv: list[str]) -> subprocess.Popen:
+        f = open(log, "w")
+        self.logs.append(f)
+        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        for f in self.logs:
+            f.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path / "dask")
+    yield c
+    c.stop()
+
+
+def executed(ws) -> list[dict]:
+    return [e for e in ws.events() if e["event"] == "action_finished" and e["status"] == "executed"]
+
+
+def test_a_c_workspace_builds_on_the_workers_and_a_fresh_checkout_runs_nothing(tmp_path, cluster):
+    ws = TempWorkspace(tmp_path / "a", tmp_path / "cache")
+    subprocess.run([sys.executable, str(GEN), str(ws.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
+                   stdout=subprocess.DEVNULL)
+    r = ws.run("build", "//...", "--executor", cluster.url, timeout=600)
+    assert r.returncode == 0, r.stderr
+    runs = executed(ws)
+    assert len(runs) == ws.finished()["actions"]["total"] == 4 * (3 + 1) + 2
+    workers = {e.get("worker") for e in runs}
+    assert None not in workers and len(workers) == 2          # every action on a worker; both used
+    out = subprocess.run([ws.out("app/app")], capture_output=True, text=True).stdout
+    assert out == "0\n"                   # f3_0() = f2_0() + 0 = ... = 0
+    local = TempWorkspace(tmp_path / "local", tmp_path / "cache-local")
+    subprocess.run([sys.executable, str(GEN), str(local.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
+                   stdout=subprocess.DEVNULL)
+    assert local.run("build", "//...").returncode == 0
+    assert local.out("app/app").read_bytes() == ws.out("app/app").read_bytes()
+    fresh = TempWorkspace(tmp_path / "elsewhere/fresh", tmp_path / "cache")
+    subprocess.run([sys.executable, str(GEN), str(fresh.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
+                   stdout=subprocess.DEVNULL)
+    r = fresh.run("build", "//...", "--executor", cluster.url)
+    assert r.returncode == 0 and executed(fresh) == [], r.stderr
+
+
+def test_differential_cases_get_the_same_verdicts_on_dask_as_here(tmp_path, cluster):
+    def verdicts(ws) -> dict[str, str]:
+        with open(ws.root / "moltb-out/testlogs/results.jsonl") as f:
+            return {r["path"]: r["status"] for r in map(json.loads, f)}
+    runs = {}
+    for name, extra in (("here", ()), ("dask", ("--executor", cluster.url))):
+        ws = TempWorkspace(tmp_path / name, tmp_path / f"cache-{name}")
+        shutil.copy(REPO / "BUILD.toml", ws.root / "BUILD.toml")
+        shutil.copytree(REPO / "differential/molt_format", ws.root / "differential/molt_format")
+        r = ws.run("test", "//differential/molt_format:cases", "//differential/molt_format:must_fail", *extra,
+                   timeout=600)
+        assert r.returncode == 3, r.stderr[-3000:]
+        runs[name] = verdicts(ws)
+        if name == "dask":
+            assert all(e.get("worker") for e in executed(ws))
+    assert runs["dask"] == runs["here"] and len(runs["here"]) >= 35
+    assert {"PASSED", "FAILED", "XFAIL", "XPASS", "SKIPPED"} <= set(runs["here"].values())
+
+
+def test_a_worker_killed_mid_build_costs_a_rerun_not_the_build(tmp_path, cluster):
+    ws = TempWorkspace(tmp_path / "a", tmp_path / "cache").write({"BUILD.toml": '[workspace]\nname = "t"\n' + "".join(
+        f'[s{i}]\nrule = "genrule"\nouts = ["s{i}.txt"]\ncmd = "sleep 1; echo {i} > $@"\n\n' for i in range(6))})
+    proc = ws.popen("build", "//...", "--executor", cluster.url)
+    assert wait_for(lambda: (ws.root / "logs/moltb/latest.jsonl").exists() and
+                    '"action_started"' in (ws.root / "logs/moltb/latest.jsonl").read_text(), within=60, proc=proc)
+    os.killpg(cluster.workers[0].pid, signal.SIGKILL)          # whatever it was running is lost
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert all((ws.root / f"moltb-out/native-dev/s{i}.txt").read_text() == f"{i}\n" for i in range(6))
+
+
+def test_a_bad_or_unreachable_executor_is_a_clear_error(tmp_path):
+    ws = TempWorkspace(tmp_path / "a", tmp_path / "cache").write(
+        {"BUILD.toml": '[workspace]\nname = "t"\n[x]\nrule = "genrule"\nouts = ["x.txt"]\ncmd = "echo x > $@"\n'})
+    r = ws.run("build", "//...", "--executor", "tcp://somewhere:1")
+    assert r.returncode == 2 and "dask://host:port" in r.stderr and "Traceback" not in r.stderr
+    r = ws.run("build", "//...", "--executor", f"dask://127.0.0.1:{free_port()}", timeout=120)
+    assert r.returncode == 36 and "cannot reach the Dask scheduler" in r.stderr and "Traceback" not in r.stderr
