@@ -231,13 +231,13 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     executor = LocalExecutor(sandbox_dir, cas, plan.root, requested, on_mode=chosen)
     locks = KeyLocks(plan.cache_dir) if req.use_cache else None
     policy = key_policy(req.rlimit_mb if req.command == "test" else 0)
-    runner = open_runner(req, plan.root, plan.cache_dir, executor, req.jobs or default_jobs())
+    remote = open_remote(req, plan.root, plan.cache_dir, cas, progress, events) if req.use_cache else None
+    runner = open_runner(req, plan.root, plan.cache_dir, executor, req.jobs or default_jobs(), remote)
     jobs = req.jobs or runner.capacity
     config = SchedulerConfig(jobs=jobs, keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
                              flaky_retries=req.flaky_retries,
                              rlimit_mb=req.rlimit_mb if req.command == "test" else 0, retry_oom=req.retry_oom,
                              measure_rss=req.measure_rss and req.command == "test", policy=policy)
-    remote = open_remote(req, plan.root, plan.cache_dir, cas, progress, events) if req.use_cache else None
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests, runner, events,
                       progress, config, explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty,
                       locks=locks, resources=ResourcePool(jobs, req.local_ram_mb or default_ram_mb(),

@@ -56,9 +56,17 @@ class Sha256Memo:
             self._known[xxh] = (row[0], row[1])
             return self._known[xxh]
 
+    def xxh_of(self, sha: str) -> str | None:
+        """The XXH3 digest of a blob known by its SHA-256, if this cache has seen it."""
+        with self._lock:
+            row = self._db.execute("SELECT xxh FROM sha WHERE sha = ?", (sha,)).fetchone()
+        return row[0] if row else None
+
     def remember(self, xxh: str, sha: str, size: int) -> None:
         """A blob whose SHA-256 is known (it came from a remote)."""
         self._known[xxh] = (sha, size)
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO sha VALUES (?, ?, ?)", (xxh, sha, size))
 
     def close(self) -> None:
         self._db.close()
@@ -72,6 +80,7 @@ class PreparedAction:
     messages: dict[str, bytes] = field(default_factory=dict)          # Action, Command, Directories, fingerprint
     inputs: dict[str, tuple[str, int]] = field(default_factory=dict)  # input files: sha -> (host path, size)
     output_paths: list[str] = field(default_factory=list)
+    files: list[tuple[str, str, int, bool]] = field(default_factory=list)   # (exec path, sha, size, executable)
 
 
 def _tree(files: list[tuple[str, str, int, bool]], messages: dict[str, bytes]) -> re_pb2.Digest:
@@ -132,4 +141,4 @@ def prepare(action, keyed, cas, memo: Sha256Memo) -> PreparedAction:
     data = msg.SerializeToString(deterministic=True)
     dg = digest_of(data)
     messages[dg.hash] = data
-    return PreparedAction(dg, messages, inputs, outputs)
+    return PreparedAction(dg, messages, inputs, outputs, files)

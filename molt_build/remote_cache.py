@@ -130,21 +130,28 @@ class RemoteCache:
             return None
         outputs = []
         for f in got.output_files:
-            xxh = self._fetch(f.digest, f.is_executable)
+            xxh = self.fetch(f.digest, f.is_executable)
             if xxh is None:
                 return None
             outputs.append((f.path, xxh, f.digest.size_bytes, f.is_executable))
         streams = []
         for d in (got.stdout_digest, got.stderr_digest):
-            streams.append("" if not d.size_bytes else (self._fetch(d, False) or ""))
+            streams.append("" if not d.size_bytes else (self.fetch(d, False) or ""))
         extra = _aux(got)
         self.hits += 1
         return ActionResult(outputs, 0, streams[0], streams[1], float(extra.get("duration", 0.0)),
                             str(extra.get("status", "")), int(extra.get("max_rss_kb", 0)),
                             int(extra.get("peak_kb", 0)))
 
+    def fetch(self, digest: re_pb2.Digest, exe: bool) -> str | None:
+        """A blob into the local CAS (unless it is there), checked against its SHA-256;
+        its XXH3 digest, or None."""
+        known = self.memo.xxh_of(digest.hash)
+        if known is not None and self.cas.has(known, exe):
+            return known
+        return self._fetch(digest, exe)
+
     def _fetch(self, digest: re_pb2.Digest, exe: bool) -> str | None:
-        """A blob into the local CAS, checked against its SHA-256; its XXH3 digest."""
         if digest.size_bytes <= self.batch_limit() // 2:
             resp = self._call(self._cas.BatchReadBlobs,
                               re_pb2.BatchReadBlobsRequest(instance_name=self.settings.instance, digests=[digest]),
@@ -199,7 +206,7 @@ class RemoteCache:
         packed.Pack(meta)
         out.execution_metadata.auxiliary_metadata.append(packed)
         out.execution_metadata.worker = os.uname().nodename
-        if not self._upload_blobs(blobs):
+        if not self.upload_blobs(blobs):
             return
         if self._call(self._ac.UpdateActionResult,
                       re_pb2.UpdateActionResultRequest(instance_name=self.settings.instance,
@@ -207,7 +214,7 @@ class RemoteCache:
                       "UpdateActionResult") is not None:
             self.uploads += 1
 
-    def _upload_blobs(self, blobs: dict[str, tuple[int, object]]) -> bool:
+    def upload_blobs(self, blobs: dict[str, tuple[int, object]]) -> bool:
         """Upload what the server lacks. `blobs`: sha -> (size, bytes or a file path)."""
         digests = [re_pb2.Digest(hash=h, size_bytes=s) for h, (s, _) in blobs.items()]
         resp = self._call(self._cas.FindMissingBlobs,

@@ -27,7 +27,7 @@ def remote_url(req, root: str) -> str | None:
     return _setting(req.remote, "MOLTB_REMOTE", "remote", root)
 
 
-def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None):
+def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None, remote=None):
     """The action runner: local processes, or a Dask cluster (`--executor dask://...`)."""
     from molt_build.runner import LocalRunner
     url = _setting(req.executor, "MOLTB_EXECUTOR", "executor", root)
@@ -37,7 +37,7 @@ def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None):
         if importlib.util.find_spec("distributed") is None:
             raise UsageError(f"--executor {url} needs the dask extra: pip install 'molt_build[dask]'")
         from molt_build.dask_runner import DaskRunner
-        return DaskRunner(url, executor.sandbox_base, cache_dir, root, executor.requested)
+        return DaskRunner(url, executor.sandbox_base, cache_dir, root, executor.requested, remote)
     raise UsageError(f"executor '{url}' is not dask://host:port")
 
 

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, base: Path, workers: int = 2):
+    def __init__(self, base: Path, workers: int = 2, worker_env=None):
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"dask://127.0.0.1:{self.port}"
@@ -38,7 +38,8 @@ class Cluster:
                                               "--no-dashboard"])
         self.workers = [self._start(base / f"worker{i}.log",
                                     [DASK, "worker", f"tcp://127.0.0.1:{self.port}", "--nthreads", "1",
-                                     "--no-dashboard", "--name", f"w{i}"]) for i in range(workers)]
+                                     "--no-dashboard", "--name", f"w{i}"], (worker_env or (lambda i: None))(i))
+                        for i in range(workers)]
         from distributed import Client
         client = Client(f"tcp://127.0.0.1:{self.port}", timeout=60)
         try:
@@ -46,10 +47,11 @@ class Cluster:
         finally:
             client.close()
 
-    def _start(self, log: Path, argv: list[str]) -> subprocess.Popen:
+    def _start(self, log: Path, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         f = open(log, "w")
         self.logs.append(f)
-        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
         self.procs.append(proc)
         return proc
 
@@ -135,3 +137,33 @@ def test_a_bad_or_unreachable_executor_is_a_clear_error(tmp_path):
     assert r.returncode == 2 and "dask://host:port" in r.stderr and "Traceback" not in r.stderr
     r = ws.run("build", "//...", "--executor", f"dask://127.0.0.1:{free_port()}", timeout=120)
     assert r.returncode == 36 and "cannot reach the Dask scheduler" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_with_a_remote_cache_data_moves_through_its_cas_not_a_shared_directory(tmp_path):
+    from test_remote_cache import BGD, BuildGrid
+    if not os.path.exists(BGD):
+        pytest.skip("BuildGrid (bgd) is not installed")
+    bgd = BuildGrid(tmp_path / "bgd")
+    caches = [tmp_path / f"worker-cache{i}" for i in range(2)]
+    c = Cluster(tmp_path / "dask", worker_env=lambda i: {"MOLTB_WORKER_CACHE": str(caches[i])})
+    try:
+        ws = TempWorkspace(tmp_path / "a", tmp_path / "client-cache")
+        subprocess.run([sys.executable, str(GEN), str(ws.root), "--kind", "c", "-P", "3", "-F", "2"], check=True,
+                       stdout=subprocess.DEVNULL)
+        r = ws.run("build", "//...", "--executor", c.url, "--remote", bgd.url, timeout=600)
+        assert r.returncode == 0, r.stderr
+        runs = executed(ws)
+        assert runs and all(e.get("worker") for e in runs)
+        assert subprocess.run([ws.out("app/app")], capture_output=True, text=True).stdout == "0\n"
+        # Each worker fetched inputs into its own cache; the client's cache got the outputs.
+        fetched = [sum(1 for p in (cache / "cas").rglob("*") if p.is_file()) for cache in caches]
+        assert all(n > 0 for n in fetched), fetched
+        # The results are in the remote cache: another checkout with an empty cache runs nothing.
+        other = TempWorkspace(tmp_path / "b", tmp_path / "other-cache")
+        subprocess.run([sys.executable, str(GEN), str(other.root), "--kind", "c", "-P", "3", "-F", "2"], check=True,
+                       stdout=subprocess.DEVNULL)
+        r = other.run("build", "//...", "--remote", bgd.url)
+        assert r.returncode == 0 and executed(other) == [], r.stderr
+    finally:
+        c.stop()
+        bgd.stop()
