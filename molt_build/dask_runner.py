@@ -16,7 +16,6 @@ The worker that ran each action is named in the event log (`"worker"` in
 from __future__ import annotations
 
 import os
-import queue
 import uuid
 from urllib.parse import urlparse
 
@@ -24,6 +23,7 @@ from molt_build.actiongraph import Node
 from molt_build.errors import EnvironmentProblem, UsageError
 from molt_build.executor import SpawnResult
 from molt_build.run_state import Ready
+from molt_build.runner import QueuedResults
 
 _EXECUTORS: dict[tuple, object] = {}      # per worker process: one local executor per (sandbox, cache, root)
 
@@ -106,9 +106,10 @@ def dask_address(url: str) -> str:
     return f"tcp://{u.hostname}:{u.port}"
 
 
-class DaskRunner:
+class DaskRunner(QueuedResults):
     def __init__(self, url: str, sandbox_base: str, cache_dir: str, root: str, sandbox: str, remote=None):
         from distributed import Client
+        super().__init__()
         try:
             self.client = Client(dask_address(url), timeout=30, set_as_default=False)
         except OSError as e:
@@ -118,7 +119,6 @@ class DaskRunner:
         self.params = (sandbox_base, cache_dir, root, sandbox)
         self.remote = remote            # a RemoteCache: data moves through its CAS, not the shared cache dir
         self._via_cas: set = set()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._futures: set = set()
 
     def submit(self, node: Node, ready: Ready) -> None:
@@ -164,20 +164,6 @@ class DaskRunner:
                 outputs.append((path, xxh, size, exe))
             res.outputs = outputs
         return node, ready, res
-
-    def next_result(self, timeout: float):
-        try:
-            return self._outcome(self._done.get(timeout=timeout))
-        except queue.Empty:
-            return None
-
-    def pending_results(self):
-        out = []
-        while True:
-            try:
-                out.append(self._outcome(self._done.get_nowait()))
-            except queue.Empty:
-                return out
 
     def cancel_all(self) -> None:
         self.client.cancel(list(self._futures))

@@ -34,22 +34,15 @@ class ActionRunner(Protocol):
         """Wait for what was submitted, then release the runner's threads."""
 
 
-class LocalRunner:
-    def __init__(self, executor: LocalExecutor, jobs: int):
-        self.executor = executor
-        self.capacity = max(1, jobs)
-        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="moltb-exec")
+class QueuedResults:
+    """Results that arrive from other threads as (node, ready, future) on a queue;
+    `_outcome` turns one into (node, ready, result or exception)."""
+
+    def __init__(self):
         self._done: queue.SimpleQueue = queue.SimpleQueue()
 
-    def submit(self, node: Node, ready: Ready) -> None:
-        fut = self._pool.submit(self.executor.execute, ready.spawn)
-        fut.add_done_callback(lambda f, node=node, ready=ready: self._done.put((node, ready, f)))
-
-    @staticmethod
-    def _outcome(item):
-        node, ready, fut = item
-        exc = fut.exception()
-        return node, ready, (exc if exc is not None else fut.result())
+    def _outcome(self, item):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def next_result(self, timeout: float):
         try:
@@ -64,6 +57,23 @@ class LocalRunner:
                 out.append(self._outcome(self._done.get_nowait()))
             except queue.Empty:
                 return out
+
+
+class LocalRunner(QueuedResults):
+    def __init__(self, executor: LocalExecutor, jobs: int):
+        super().__init__()
+        self.executor = executor
+        self.capacity = max(1, jobs)
+        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="moltb-exec")
+
+    def submit(self, node: Node, ready: Ready) -> None:
+        fut = self._pool.submit(self.executor.execute, ready.spawn)
+        fut.add_done_callback(lambda f, node=node, ready=ready: self._done.put((node, ready, f)))
+
+    def _outcome(self, item):
+        node, ready, fut = item
+        exc = fut.exception()
+        return node, ready, (exc if exc is not None else fut.result())
 
     def cancel_all(self) -> None:
         self.executor.cancel_all()
