@@ -1,7 +1,8 @@
 """Distributed execution on a real Dask cluster (a `dask scheduler` and two `dask worker`
 processes started here on loopback, stopped by PID): a C workspace builds right with
 every action run on a worker (named in the event log); a fresh checkout on the same
-cache runs nothing; differential cases get the verdicts they get locally; a worker
+cache runs nothing; the repo's differential cases (C on three lanes, Python on the
+Cython lane, Molt-format cases) get the verdicts they get locally; a worker
 killed mid-build costs its actions a rerun elsewhere, not the build."""
 import json
 import os
@@ -107,14 +108,13 @@ def test_differential_cases_get_the_same_verdicts_on_dask_as_here(tmp_path, clus
     for name, extra in (("here", ()), ("dask", ("--executor", cluster.url))):
         ws = TempWorkspace(tmp_path / name, tmp_path / f"cache-{name}")
         shutil.copy(REPO / "BUILD.toml", ws.root / "BUILD.toml")
-        shutil.copytree(REPO / "differential/molt_format", ws.root / "differential/molt_format")
-        r = ws.run("test", "//differential/molt_format:cases", "//differential/molt_format:must_fail", *extra,
-                   timeout=600)
+        shutil.copytree(REPO / "differential", ws.root / "differential")
+        r = ws.run("test", "//differential/...", "//differential/molt_format:must_fail", *extra, timeout=1200)
         assert r.returncode == 3, r.stderr[-3000:]
         runs[name] = verdicts(ws)
         if name == "dask":
             assert all(e.get("worker") for e in executed(ws))
-    assert runs["dask"] == runs["here"] and len(runs["here"]) >= 35
+    assert runs["dask"] == runs["here"] and len(runs["here"]) >= 90
     assert {"PASSED", "FAILED", "XFAIL", "XPASS", "SKIPPED"} <= set(runs["here"].values())
 
 
