@@ -232,7 +232,9 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     locks = KeyLocks(plan.cache_dir) if req.use_cache else None
     policy = key_policy(req.rlimit_mb if req.command == "test" else 0)
     remote = open_remote(req, plan.root, plan.cache_dir, cas, progress, events) if req.use_cache else None
-    runner = open_runner(req, plan.root, plan.cache_dir, executor, req.jobs or default_jobs(), remote)
+    runner = open_runner(req, plan.root, plan.cache_dir, executor, req.jobs or default_jobs(), remote, progress,
+                         events)
+    remote = remote or getattr(runner, "remote", None)      # a REAPI executor's server is the remote cache too
     jobs = req.jobs or runner.capacity
     config = SchedulerConfig(jobs=jobs, keep_going=req.keep_going, use_cache=req.use_cache, timeout=req.timeout,
                              flaky_retries=req.flaky_retries,

@@ -110,8 +110,10 @@ def _tree(files: list[tuple[str, str, int, bool]], messages: dict[str, bytes]) -
     return build(root)
 
 
-def prepare(action, keyed, cas, memo: Sha256Memo) -> PreparedAction:
-    """The REAPI form of an action whose moltb key is computed (`keyed`)."""
+def prepare(action, keyed, cas, memo: Sha256Memo, env: dict[str, str] | None = None) -> PreparedAction:
+    """The REAPI form of an action whose moltb key is computed (`keyed`). `env`: the
+    environment it runs with, when it differs from the keyed one (remote execution:
+    the toolchain's directories on PATH)."""
     messages: dict[str, bytes] = {}
     inputs: dict[str, tuple[str, int]] = {}
     files = []
@@ -130,8 +132,9 @@ def prepare(action, keyed, cas, memo: Sha256Memo) -> PreparedAction:
     files.append((FINGERPRINT_FILE, fp_digest.hash, fp_digest.size_bytes, False))
     outputs = sorted(o.path for o in action.outputs)
     command = re_pb2.Command(arguments=list(action.argv), output_files=outputs, output_paths=outputs)
-    for name in sorted(keyed.env):
-        command.environment_variables.add(name=name, value=keyed.env[name])
+    env = keyed.env if env is None else env
+    for name in sorted(env):
+        command.environment_variables.add(name=name, value=env[name])
     cmd = command.SerializeToString(deterministic=True)
     cmd_digest = digest_of(cmd)
     messages[cmd_digest.hash] = cmd

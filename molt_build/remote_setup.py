@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import replace
 
 from molt_build.errors import MoltbError, UsageError
 
@@ -27,8 +28,10 @@ def remote_url(req, root: str) -> str | None:
     return _setting(req.remote, "MOLTB_REMOTE", "remote", root)
 
 
-def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None, remote=None):
-    """The action runner: local processes, or a Dask cluster (`--executor dask://...`)."""
+def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None, remote, progress, events):
+    """The action runner: local processes, a Dask cluster (`--executor dask://...`) or a
+    REAPI Execution service (`--executor reapi://...`, which is then also the remote
+    cache unless `--remote` names another)."""
     from molt_build.runner import LocalRunner
     url = _setting(req.executor, "MOLTB_EXECUTOR", "executor", root)
     if not url:
@@ -38,7 +41,15 @@ def open_runner(req, root: str, cache_dir: str, executor, jobs: int | None, remo
             raise UsageError(f"--executor {url} needs the dask extra: pip install 'molt_build[dask]'")
         from molt_build.dask_runner import DaskRunner
         return DaskRunner(url, executor.sandbox_base, cache_dir, root, executor.requested, remote)
-    raise UsageError(f"executor '{url}' is not dask://host:port")
+    if url.startswith(("reapi://", "reapis://")):
+        if remote is None:
+            cache_url = ("grpcs://" if url.startswith("reapis://") else "grpc://") + url.split("://", 1)[1]
+            remote = open_remote(replace(req, remote=cache_url), root, cache_dir, executor.cas, progress, events)
+        if remote is None:
+            raise UsageError(f"--executor {url} needs the remote extra: pip install 'molt_build[remote]'")
+        from molt_build.reapi_runner import ReapiRunner
+        return ReapiRunner(remote, LocalRunner(executor, jobs or 1), jobs or 1)
+    raise UsageError(f"executor '{url}' is not dask://host:port or reapi://host:port")
 
 
 def open_remote(req, root: str, cache_dir: str, cas, progress, events):

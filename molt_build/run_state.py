@@ -67,3 +67,4 @@ class Ready:
     waiting_since: float = 0.0
     need: Need | None = None          # its RAM and CPU (see resources.py)
     remote: object = None             # its REAPI form, when a remote cache is used (reapi_action.py)
+    keyed: object = None              # its key and what it reads (action_status.KeyedAction)

@@ -267,8 +267,7 @@ class Scheduler(CacheHealing):
         if tc is not None:
             spawn.read_only = (*tc.sandbox_paths, *tc.tool_dirs)
             spawn.writable = tuple(v for v in tc.private_env.values() if os.path.isabs(v))
-        ready = Ready(key, text, spawn)
-        ready.remote = prepared
+        ready = Ready(key, text, spawn, remote=prepared, keyed=keyed)
         return self.claims.claim(node, ready, self._take_hit)
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult, status: str = "cached") -> bool:
