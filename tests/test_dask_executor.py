@@ -19,7 +19,29 @@ from conftest import REPO, TempWorkspace, wait_for
 
 pytest.importorskip("distributed")
 DASK = shutil.which("dask") or str(Path(sys.executable).with_name("dask"))
-GEN = REPO.parent / "shared" / "bench" / "gen_peers.py"
+
+
+def c_workspace(root: Path, packages: int, files: int) -> None:
+    """A layered C workspace: each package's sources call the previous package's; one
+    library per package, one binary over them all (as bench/ measures at scale)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "BUILD.toml").write_text('[workspace]\nname = "layers"\n')
+    for p in range(packages):
+        d = root / f"pkg{p:03d}"
+        d.mkdir()
+        (d / "pkg.h").write_text("#pragma once\n" + "".join(f"int f{p}_{i}(void);\n" for i in range(files)))
+        for i in range(files):
+            dep = f'#include "../pkg{p - 1:03d}/pkg.h"\n' if p else ""
+            call = f"f{p - 1}_{i}()" if p else "0"
+            (d / f"s{i:03d}.c").write_text(f'#include "pkg.h"\n{dep}int f{p}_{i}(void) {{ return {call} + {i}; }}\n')
+        deps = f'deps = ["//pkg{p - 1:03d}:pkg"]\n' if p else ""
+        (d / "BUILD.toml").write_text(f'[pkg]\nrule = "c_library"\nsrcs = ["*.c"]\nhdrs = ["pkg.h"]\n{deps}')
+    app = root / "app"
+    app.mkdir()
+    (app / "main.c").write_text(f'#include <stdio.h>\n#include "../pkg{packages - 1:03d}/pkg.h"\n'
+                                f'int main(void) {{ printf("%d\\n", f{packages - 1}_1()); return 0; }}\n')
+    (app / "BUILD.toml").write_text(f'[app]\nrule = "c_binary"\nsrcs = ["main.c"]\n'
+                                    f'deps = ["//pkg{packages - 1:03d}:pkg"]\n')
 
 
 def free_port() -> int:
@@ -78,8 +100,7 @@ def executed(ws) -> list[dict]:
 
 def test_a_c_workspace_builds_on_the_workers_and_a_fresh_checkout_runs_nothing(tmp_path, cluster):
     ws = TempWorkspace(tmp_path / "a", tmp_path / "cache")
-    subprocess.run([sys.executable, str(GEN), str(ws.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
-                   stdout=subprocess.DEVNULL)
+    c_workspace(ws.root, 4, 3)
     r = ws.run("build", "//...", "--executor", cluster.url, timeout=600)
     assert r.returncode == 0, r.stderr
     runs = executed(ws)
@@ -87,15 +108,13 @@ def test_a_c_workspace_builds_on_the_workers_and_a_fresh_checkout_runs_nothing(t
     workers = {e.get("worker") for e in runs}
     assert None not in workers and len(workers) == 2          # every action on a worker; both used
     out = subprocess.run([ws.out("app/app")], capture_output=True, text=True).stdout
-    assert out == "0\n"                   # f3_0() = f2_0() + 0 = ... = 0
+    assert out == "4\n"                   # f3_1() = f2_1() + 1 = ... = 4
     local = TempWorkspace(tmp_path / "local", tmp_path / "cache-local")
-    subprocess.run([sys.executable, str(GEN), str(local.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
-                   stdout=subprocess.DEVNULL)
+    c_workspace(local.root, 4, 3)
     assert local.run("build", "//...").returncode == 0
     assert local.out("app/app").read_bytes() == ws.out("app/app").read_bytes()
     fresh = TempWorkspace(tmp_path / "elsewhere/fresh", tmp_path / "cache")
-    subprocess.run([sys.executable, str(GEN), str(fresh.root), "--kind", "c", "-P", "4", "-F", "3"], check=True,
-                   stdout=subprocess.DEVNULL)
+    c_workspace(fresh.root, 4, 3)
     r = fresh.run("build", "//...", "--executor", cluster.url)
     assert r.returncode == 0 and executed(fresh) == [], r.stderr
 
@@ -148,20 +167,18 @@ def test_with_a_remote_cache_data_moves_through_its_cas_not_a_shared_directory(t
     c = Cluster(tmp_path / "dask", worker_env=lambda i: {"MOLTB_WORKER_CACHE": str(caches[i])})
     try:
         ws = TempWorkspace(tmp_path / "a", tmp_path / "client-cache")
-        subprocess.run([sys.executable, str(GEN), str(ws.root), "--kind", "c", "-P", "3", "-F", "2"], check=True,
-                       stdout=subprocess.DEVNULL)
+        c_workspace(ws.root, 3, 2)
         r = ws.run("build", "//...", "--executor", c.url, "--remote", bgd.url, timeout=600)
         assert r.returncode == 0, r.stderr
         runs = executed(ws)
         assert runs and all(e.get("worker") for e in runs)
-        assert subprocess.run([ws.out("app/app")], capture_output=True, text=True).stdout == "0\n"
+        assert subprocess.run([ws.out("app/app")], capture_output=True, text=True).stdout == "3\n"
         # Each worker fetched inputs into its own cache; the client's cache got the outputs.
         fetched = [sum(1 for p in (cache / "cas").rglob("*") if p.is_file()) for cache in caches]
         assert all(n > 0 for n in fetched), fetched
         # The results are in the remote cache: another checkout with an empty cache runs nothing.
         other = TempWorkspace(tmp_path / "b", tmp_path / "other-cache")
-        subprocess.run([sys.executable, str(GEN), str(other.root), "--kind", "c", "-P", "3", "-F", "2"], check=True,
-                       stdout=subprocess.DEVNULL)
+        c_workspace(other.root, 3, 2)
         r = other.run("build", "//...", "--remote", bgd.url)
         assert r.returncode == 0 and executed(other) == [], r.stderr
     finally:
