@@ -23,6 +23,7 @@ import threading
 import xxhash
 
 from molt_build.digests import hash_file
+from molt_build.dirs import make_dir
 
 READ_ONLY = 0o444
 EXECUTABLE = 0o555
@@ -78,13 +79,13 @@ class CAS:
     def _dir_for(self, dst: str) -> None:
         d = os.path.dirname(dst)
         if d not in self._made:
-            os.makedirs(d, exist_ok=True)
+            make_dir(d)
             self._made.add(d)
 
     def _forget_dirs(self) -> None:
         """Directories made earlier may have been removed (cache clear): make them again."""
         self._made.clear()
-        os.makedirs(self.tmp, exist_ok=True)
+        make_dir(self.tmp)
 
     def _tmpname(self, tag: str) -> str:
         """A temporary name no other thread or process uses (several may store one blob).
@@ -275,7 +276,7 @@ class CAS:
         src = self.path(digest, executable)
         d = os.path.dirname(dest)
         if d not in self._made:
-            os.makedirs(d, exist_ok=True)
+            make_dir(d)
             self._made.add(d)
         try:
             os.link(src, dest)

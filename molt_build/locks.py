@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from molt_build.dirs import ATTEMPTS, make_dir
+
 TMPFS = "/dev/shm"
 
 
@@ -33,7 +35,7 @@ class KeyLocks:
 
     def __init__(self, cache_dir: str):
         self.dir = lock_dir(cache_dir)
-        os.makedirs(self.dir, exist_ok=True)
+        make_dir(self.dir)
         self._held: dict[str, object] = {}
         self._filelock = None
 
@@ -46,11 +48,16 @@ class KeyLocks:
         lock = self._filelock.FileLock(os.path.join(self.dir, key + ".lock"), blocking=False,
                                        thread_local=False)
         try:
-            try:
-                lock.acquire()
-            except FileNotFoundError:       # the directory went with another process's last lock
-                os.makedirs(self.dir, exist_ok=True)
-                lock.acquire()
+            for attempt in range(ATTEMPTS):
+                try:
+                    lock.acquire()
+                    break
+                except (FileNotFoundError, FileExistsError):
+                    # The directory went with another process's last lock (FileExistsError:
+                    # while filelock was making it again, see dirs.make_dir).
+                    if attempt == ATTEMPTS - 1:
+                        raise
+                    make_dir(self.dir)
         except self._filelock.Timeout:
             return False
         self._held[key] = lock

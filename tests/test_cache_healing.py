@@ -265,3 +265,50 @@ time.sleep(600)
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_shard_directory_removed_between_mkdir_and_makedirs_check_is_made_again(tmp_path, monkeypatch):
+    """The race the eight builders once hit: another process makes a CAS shard directory
+    (mkdir fails with EEXIST here), then a `cache clear` removes it before makedirs
+    checks that it is a directory. Storing a blob must still succeed."""
+    from molt_build.cas import CAS
+    from molt_build.digests import hash_bytes
+    cas = CAS(str(tmp_path / "cache"))
+    data = b"raced\n"
+    digest = hash_bytes(data)
+    shard = os.path.dirname(cas.path(digest))
+    real_mkdir = os.mkdir
+    raced = []
+
+    def mkdir(path, mode=0o777, **kw):
+        if os.fspath(path) == shard and not raced:
+            raced.append(path)
+            real_mkdir(path, mode)          # "another process" makes it ...
+            os.rmdir(path)                  # ... and "cache clear" removes it
+            raise FileExistsError(17, "File exists", path)
+        return real_mkdir(path, mode, **kw)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    cas.put_bytes(data, digest)
+    assert raced and cas.read_bytes(digest) == data
+
+
+def test_a_lock_directory_removed_while_it_is_made_again_is_made_again(tmp_path, monkeypatch):
+    """The same race on the per-cache lock directory: its last holder removes it while
+    another process makes it again. Taking a lock must still succeed."""
+    from molt_build.locks import KeyLocks
+    (tmp_path / "cache").mkdir()
+    locks = KeyLocks(str(tmp_path / "cache"))
+    shutil.rmtree(locks.dir)
+    real_mkdir = os.mkdir
+    raced = []
+
+    def mkdir(path, mode=0o777, **kw):
+        if os.fspath(path) == locks.dir and not raced:
+            raced.append(path)
+            real_mkdir(path, mode)
+            os.rmdir(path)
+            raise FileExistsError(17, "File exists", path)
+        return real_mkdir(path, mode, **kw)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    assert locks.try_acquire("k" * 32) and raced
+    locks.release_all()
