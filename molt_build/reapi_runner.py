@@ -28,7 +28,6 @@ class ReapiRunner(QueuedResults):
         self.capacity = max(1, jobs)
         self._exec = re_grpc.ExecutionStub(remote.channel)
         self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="moltb-reapi")
-        self._keyed: dict[int, object] = {}
 
     def submit(self, node: Node, ready: Ready) -> None:
         if node.action.test:

@@ -8,20 +8,25 @@ import importlib.util
 import os
 from dataclasses import replace
 
+from molt_build.build_file import read_build_file
 from molt_build.errors import MoltbError, UsageError
+from molt_build.layout import BUILD_FILE
 
 
 def _setting(flag: str | None, env: str, field: str, root: str) -> str | None:
-    """A flag, else an environment variable, else the [workspace] field."""
+    """A flag, else an environment variable, else the [workspace] field (read plainly:
+    an incremental build loads no workspace model; analysis validates the field)."""
     if flag:
         return flag
     if os.environ.get(env):
         return os.environ[env]
-    from molt_build.workspace import load_workspace
+    path = os.path.join(root, BUILD_FILE)
     try:
-        return getattr(load_workspace(root).config, field)
+        table = read_build_file(path, path).get("workspace")
     except MoltbError:
         return None
+    value = table.get(field) if isinstance(table, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def remote_url(req, root: str) -> str | None:

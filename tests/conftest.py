@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -67,6 +68,18 @@ def procs_named(prefix: str) -> list[int]:
 def unique_sleep(seconds: int) -> str:
     """`sleep N.xxxxxx`: a command line no other process on the machine has."""
     return f"sleep {seconds}.{os.getpid() % 1000:03d}{time.time_ns() % 1000:03d}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_for(predicate, within: float = 30.0, proc=None) -> bool:

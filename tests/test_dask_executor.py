@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TempWorkspace, wait_for
+from conftest import REPO, TempWorkspace, free_port, wait_for
 
 pytest.importorskip("distributed")
 DASK = shutil.which("dask") or str(Path(sys.executable).with_name("dask"))
@@ -43,11 +42,6 @@ def c_workspace(root: Path, packages: int, files: int) -> None:
     (app / "BUILD.toml").write_text(f'[app]\nrule = "c_binary"\nsrcs = ["main.c"]\n'
                                     f'deps = ["//pkg{packages - 1:03d}:pkg"]\n')
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

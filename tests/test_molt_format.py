@@ -180,7 +180,7 @@ reference_pythons = ["{host}", "3.13"]
 def test_an_interpreter_not_installed_is_unavailable_per_case(ws):
     host = f"{sys.version_info[0]}.{sys.version_info[1]}"
     ws.write({"BUILD.toml": UNAVAILABLE.format(host=host),
-              "d/BUILD.toml": f"""
+              "d/BUILD.toml": """
 [mc]
 rule = "py_tool"
 srcs = ["mc.py"]
@@ -200,7 +200,7 @@ toolchains = ["lane313"]
 rule = "toolchain"
 lane = "lane313"
 compiler = ":mc"
-build = ["{{compiler}}", "{{src}}", "{{out}}"]
+build = ["{compiler}", "{src}", "{out}"]
 python = "3.13"
 opt_in = true
 """,

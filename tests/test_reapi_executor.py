@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HEADER, TempWorkspace, wait_for
-from test_remote_cache import BGD, C_APP, free_port, statuses
+from conftest import HEADER, TempWorkspace, free_port, port_open, wait_for
+from test_remote_cache import BGD, C_APP, statuses
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 HERE = Path(__file__).resolve().parent
@@ -98,12 +98,8 @@ def farm(tmp_path):
         log = open(tmp_path / "bgd.log", "w")
         procs.append(subprocess.Popen([BGD, "server", "start", str(cfg)], stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
-        import socket
-
-        def listening() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-        assert wait_for(listening, within=60, proc=procs[0]), (tmp_path / "bgd.log").read_text()[-2000:]
+        assert wait_for(lambda: port_open(port), within=60, proc=procs[0]), \
+            (tmp_path / "bgd.log").read_text()[-2000:]
         bot_log = open(tmp_path / "bot.log", "w")
         procs.append(subprocess.Popen([sys.executable, str(HERE / "reapi_bot.py"), f"127.0.0.1:{port}"],
                                       stdout=bot_log, stderr=subprocess.STDOUT, start_new_session=True))

@@ -7,15 +7,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import HEADER, TempWorkspace, wait_for
+from conftest import HEADER, TempWorkspace, free_port, port_open, wait_for
 
 pytest.importorskip("buildgrid.common.protos")
 BGD = shutil.which("bgd") or str(Path(sys.executable).with_name("bgd"))
@@ -50,11 +48,6 @@ cmd = "head -c 6000000 /dev/urandom > $@"
          "main.c": '#include <stdio.h>\nint f(void);\nint main(void) { printf("%d\\n", f()); return 0; }\n'}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class BuildGrid:
     def __init__(self, base: Path):
@@ -67,10 +60,7 @@ class BuildGrid:
         self.proc = subprocess.Popen([BGD, "server", "start", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
-        def listening() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
-        if not wait_for(listening, within=60, proc=self.proc):
+        if not wait_for(lambda: port_open(self.port), within=60, proc=self.proc):
             self.stop()
             raise AssertionError("BuildGrid did not start listening within 60 s")
 
@@ -108,6 +98,11 @@ def test_two_checkouts_with_separate_caches_share_results_through_the_server(tmp
     for out in ("app", "big.bin", "liblib.a"):
         assert a.out(out).read_bytes() == b.out(out).read_bytes(), out
     assert subprocess.run([b.out("app")], capture_output=True, text=True).stdout == "42\n"
+    # The remote named by the workspace file serves a third checkout.
+    files = {**C_APP, "BUILD.toml": C_APP["BUILD.toml"].replace('name = "t"', f'name = "t"\nremote = "{bgd.url}"')}
+    c = TempWorkspace(tmp_path / "c", tmp_path / "cache-c").write(files)
+    r = c.run("build", "//...")
+    assert r.returncode == 0 and statuses(c) == {"remote_cached": 5}, r.stderr
     # The local cache has them now: without the remote, nothing runs.
     shutil.rmtree(b.root / "moltb-out")
     r = b.run("build", "//...")
