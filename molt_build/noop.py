@@ -23,15 +23,12 @@ import sys
 import time
 import zlib
 
+from molt_build import flags as flag_table
 from molt_build.layout import BUILD_FILE, STATE_DIR
 
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
-_VALUE_FLAGS = {"-j", "--jobs", "--toolchain", "--profile", "--cache-dir", "--color", "--remote", "--sandbox",
-                "--local-ram-mb", "--remote-instance", "--remote-upload", "--remote-timeout", "--executor"}
-_BOOL_FLAGS = {"-k", "--keep-going", "-q", "--quiet", "-v", "--verbose", "--no-cache"}
-_SIG_FLAGS = {"--toolchain", "--profile", "--cache-dir", "--remote", "--no-cache"}
 
 
 def request_signature(patterns: list[str], options: dict[str, list[str]], cwd_pkg: str) -> str:
@@ -69,51 +66,15 @@ def cwd_package(root: str, cwd: str) -> str:
     return "" if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-# `moltb test`'s own everyday flags, on top of the build ones (see build_request.request_from_test_args).
-TEST_VALUE_FLAGS = {"--runs-per-test", "--flaky-retries", "--test-output", "--junit", "--rlimit-mb",
-                    "--report-format"}
-TEST_BOOL_FLAGS = {"--measure-rss", "--no-retry-oom", "--keep-pass-logs"}
-
-
-def parse_build_args(args: list[str], value_flags=frozenset(), bool_flags=frozenset()):
-    """(patterns, signature options, flags) or None when the command line is unusual.
-    `value_flags` and `bool_flags` are accepted on top of the build flags."""
-    value_flags = _VALUE_FLAGS | value_flags
-    bool_flags = _BOOL_FLAGS | bool_flags
-    patterns: list[str] = []
-    options: dict[str, list[str]] = {}
-    flags: dict[str, str | bool] = {}
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            patterns.extend(args[i + 1:])
-            break
-        if a.startswith("-") and a != "-":
-            name, eq, value = a.partition("=")
-            if name[:2] == "-j" and len(name) > 2 and not eq:   # -j2
-                name, eq, value = "-j", "=", name[2:]
-            if name in value_flags:
-                if not eq:
-                    i += 1
-                    if i >= len(args):
-                        return None
-                    value = args[i]
-                flags[name] = value
-                if name in _SIG_FLAGS:
-                    options.setdefault(name, []).append(value)
-            elif a in bool_flags and not eq:
-                flags[a] = True
-                if a in _SIG_FLAGS:
-                    options[a] = ["1"]
-            else:
-                return None
-        else:
-            patterns.append(a)
-        i += 1
-    if not patterns:
+def parse_build_args(args: list[str]):
+    """(patterns, signature options, flags given) of a `moltb build` command line whose
+    no-op can be answered from the snapshot alone, else None. `flags` maps each name
+    of each flag given (-v and --verbose) to its value."""
+    parsed = flag_table.parse(args, flag_table.BUILD)
+    if parsed is None or not all(f.no_op for f in parsed[2]):
         return None
-    return patterns, options, flags
+    patterns, values, given = parsed
+    return patterns, flag_table.signature(flag_table.BUILD, values), {n: v for f, v in given.items() for n in f.names}
 
 
 # ------------------------------------------------------------------ snapshots

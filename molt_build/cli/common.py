@@ -2,39 +2,46 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
+from molt_build import flags
 from molt_build.errors import MoltbError, environment_problem
 
-CacheDir = Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (env MOLTB_CACHE_DIR).")]
-Remote = Annotated[Optional[str], typer.Option(
-    "--remote", help="REAPI remote cache: grpc://host:port or grpcs://host:port (env MOLTB_REMOTE, "
-                     "[workspace] remote).")]
-Executor = Annotated[Optional[str], typer.Option(
-    "--executor", help="Where actions run: dask://host:port (a Dask cluster; env MOLTB_EXECUTOR, "
-                       "[workspace] executor). Default: here.")]
-RemoteInstance = Annotated[str, typer.Option("--remote-instance", help="REAPI instance name.")]
-RemoteUpload = Annotated[str, typer.Option("--remote-upload", help="yes, or no: read the remote cache only.")]
-RemoteTimeout = Annotated[float, typer.Option("--remote-timeout", min=0.001, help="Seconds per remote call.")]
+_TYPES = {flags.BOOL: bool, flags.INT: int, flags.FLOAT: float, flags.STR: str, flags.STRS: list[str]}
 
 
-def remote_options(remote_upload: str) -> bool:
-    if remote_upload not in ("yes", "no"):
-        raise typer.BadParameter("must be yes or no", param_hint="--remote-upload")
-    return remote_upload == "yes"
-Color = Annotated[str, typer.Option("--color", help="auto, yes or no.")]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and the summary.")]
-Sandbox = Annotated[Optional[str], typer.Option(
-    "--sandbox", help="auto (namespace where bubblewrap works, else light), namespace, light or none "
-                      "(env MOLTB_SANDBOX).")]
-LocalRamMb = Annotated[Optional[int], typer.Option(
-    "--local-ram-mb", min=1, help="RAM budget (MiB) of running actions; each starts only when its estimate fits "
-                                  "(default: 67% of MemAvailable).")]
-Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="More detail (event log path, ...).")]
+def flag_option(key: str, command: str = flags.BUILD):
+    """The typer option of a flag of the table (flags.py), for a parameter's annotation."""
+    f = flags.BY_KEY[key]
+    kind = Literal[f.choices] if f.kind == flags.CHOICE else _TYPES[f.kind]
+    if f.default is None:
+        kind = Optional[kind]
+    return Annotated[kind, typer.Option(*f.names, help=f.help_for(command), min=f.minimum, max=f.maximum)]
+
+
+def table_command(command: str, patterns_help: str):
+    """Declare `fn(patterns, **values)` with the table's options for `command` (`build`
+    or `test`), in the table's order; typer passes the values keyed as the table does."""
+    def declare(fn):
+        params = [inspect.Parameter("patterns", inspect.Parameter.KEYWORD_ONLY,
+                                    annotation=Annotated[list[str], typer.Argument(help=patterns_help)])]
+        params += [inspect.Parameter(f.key, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                     annotation=flag_option(f.key, command)) for f in flags.COMMAND_FLAGS[command]]
+        fn.__signature__ = inspect.Signature(params)
+        fn.__annotations__ = {p.name: p.annotation for p in params}
+        return fn
+    return declare
+
+
+CacheDir = flag_option("cache_dir")
+Color = flag_option("color")
+Quiet = flag_option("quiet")
+Verbose = flag_option("verbose")
 
 
 def abort(err: MoltbError) -> None:
