@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from molt_build import crash, noop
+from molt_build import crash, noop, server_state
 from molt_build.errors import (EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, EnvironmentProblem,
                                MoltbError, UsageError)
 from molt_build.build_request import EMPTY_TESTS, BuildRequest, default_jobs
@@ -75,7 +75,8 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
         err.write(f"ERROR: local environment problem: cannot write the event log under {root}: {e.strerror}\n")
         return BuildOutcome(EXIT_ENVIRONMENT, root=root)
     events.emit("build_started", command="build", patterns=req.patterns, cwd=cwd,
-                toolchains=req.toolchains, profile=req.profile, cached_analysis=cached is not None)
+                toolchains=req.toolchains, profile=req.profile, cached_analysis=cached is not None,
+                **server_state.event_fields())
     outcome = BuildOutcome(EXIT_OK, root=root, event_log=events.path)
     if req.verbose:
         err.write(f"INFO: event log: {events.path}\n")
@@ -108,6 +109,11 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     return outcome
 
 
+def request_sig(req: BuildRequest, root: str, cwd: str) -> str:
+    """The name of this request's snapshot (noop.py)."""
+    return _signature(req, root, cwd)
+
+
 def _signature(req: BuildRequest, root: str, cwd: str) -> str:
     return noop.request_signature(req.patterns, req.sig_options, noop.cwd_package(root, cwd))
 
@@ -119,13 +125,14 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
     root = noop.find_root(cwd)
     if root is not None:
         sig = _signature(req, root, cwd)
-        snap = noop.load(root, sig)
-        if snap is not None and noop.analysis_valid(snap, root):
+        snap, hint, _ = noop.load_checked(root, sig)
+        if snap is not None and noop.analysis_valid(snap, root, hint):
             data = noop.load_graph(root, sig)
             cached = analysis_cache.decode(data) if data else None
             if cached is not None:
                 return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
-                             cached.skipped, cached, prior=cached.prior, dirty=noop.changed_files(snap, root))
+                             cached.skipped, cached, prior=cached.prior,
+                             dirty=noop.changed_files(snap, root, hint=hint))
     from molt_build import shared_analysis
     found = shared_analysis.workspace_of(cwd)
     if found is None:

@@ -79,36 +79,81 @@ def parse_build_args(args: list[str]):
 
 # ------------------------------------------------------------------ snapshots
 
-def load(root: str, sig: str) -> dict | None:
+_MEMO: dict[str, tuple[tuple, object]] = {}   # path -> (stat identity, data): filled by the server, inherited
+
+
+def read_marshal(path: str) -> tuple[object, tuple] | None:
+    """A snapshot file's data and stat identity (from memory when the server holds it)."""
     try:
-        with open(_path(root, "noop", sig), "rb") as f:
-            snap = marshal.loads(f.read())  # marshal.load(file) reads in tiny pieces
+        ident = _ident(os.stat(path))
+        hit = _MEMO.get(path)
+        if hit is not None and hit[0] == ident:
+            return hit[1], ident
+        with open(path, "rb") as f:
+            return marshal.loads(f.read()), ident  # marshal.load(file) reads in tiny pieces
     except (OSError, EOFError, ValueError, TypeError):
         return None
+
+
+def load(root: str, sig: str) -> dict | None:
+    return load_checked(root, sig)[0]
+
+
+def load_checked(root: str, sig: str):
+    """(snapshot, watch hint, snapshot file identity): the hint names the snapshot's
+    paths that may have moved, from the server's watch (None: all of them)."""
+    path = _path(root, "noop", sig)
+    got = read_marshal(path)
+    snap = got[0] if got is not None else None
     if not isinstance(snap, dict) or snap.get("v") != SNAPSHOT_VERSION or snap.get("root") != root:
-        return None
-    return snap
+        return None, None, None
+    from molt_build import server_state
+    return snap, server_state.hint(path, got[1]), got[1]
+
+
+def report_valid(root: str, sig: str, ident) -> None:
+    if ident is not None:
+        from molt_build import server_state
+        server_state.report_valid(_path(root, "noop", sig), ident)
+
+
+def remember(root: str, sig: str, limit: int = 16) -> None:
+    """Keep this request's snapshot and graph in memory (a server, a --watch loop):
+    the next build of it reads neither file while they do not change on disk."""
+    for kind in ("noop", "graph"):
+        path = _path(root, kind, sig)
+        _MEMO.pop(path, None)
+        got = read_marshal(path)
+        if got is not None:
+            _MEMO[path] = (got[1], got[0])
+    while len(_MEMO) > limit:
+        _MEMO.pop(next(iter(_MEMO)))
 
 
 def load_graph(root: str, sig: str) -> dict | None:
-    try:
-        with open(_path(root, "graph", sig), "rb") as f:
-            return marshal.loads(f.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
+    got = read_marshal(_path(root, "graph", sig))
+    return got[0] if got is not None else None
 
 
-def analysis_valid(snap: dict, root: str) -> bool:
-    """True when nothing the action graph was derived from has moved."""
+def analysis_valid(snap: dict, root: str, hint=None) -> bool:
+    """True when nothing the action graph was derived from has moved. With a watch
+    `hint`, only the paths it cannot vouch for are stat'ed."""
+    from molt_build.server_state import CHECKS
     join, stat = os.path.join, os.stat
     for name, value in snap["env"].items():      # variables lanes took from the environment
         if os.environ.get(name) != value:
             return False
     try:
         for rel, mtime in snap["dirs"]:
+            if hint is not None and not hint.needs_stat(rel):
+                continue
+            CHECKS["stat"] += 1
             if stat(join(root, rel)).st_mtime_ns != mtime:
                 return False
         for p, ident in snap["analysis"]:
+            if hint is not None and not hint.needs_stat(p):
+                continue
+            CHECKS["stat"] += 1
             st = stat(join(root, p))
             if (st.st_ino, st.st_size, st.st_mtime_ns) != ident:
                 return False
@@ -117,12 +162,19 @@ def analysis_valid(snap: dict, root: str) -> bool:
     return True
 
 
-def changed_files(snap: dict, root: str, first_only: bool = False) -> set[str]:
+def changed_files(snap: dict, root: str, first_only: bool = False, hint=None) -> set[str]:
     """Sources and outputs whose stat differs from the snapshot (or that are gone).
-    A plain loop of os.stat: the per-file work is interpreter time, threads lose."""
+    A plain loop of os.stat: the per-file work is interpreter time, threads lose.
+    With a watch `hint`, only the paths it cannot vouch for are stat'ed."""
+    from molt_build.server_state import CHECKS
     join, stat = os.path.join, os.stat
     changed = set()
-    for rel, ident in snap["files"]:
+    files = snap["files"]
+    if hint is not None:
+        needs = hint.needs_stat
+        files = [(rel, ident) for rel, ident in files if ident == DIRTY or needs(rel)]
+    CHECKS["stat"] += len(files)
+    for rel, ident in files:
         try:
             st = stat(join(root, rel))
             if (st.st_ino, st.st_size, st.st_mtime_ns) == ident:
@@ -182,6 +234,7 @@ def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_fil
         with open(tmp, "wb") as f:
             f.write(marshal.dumps(data))
         os.replace(tmp, path)
+    report_valid(root, sig, _ident(os.stat(path)))
     return True
 
 
@@ -201,12 +254,14 @@ def try_fast_build(args: list[str]) -> int | None:
     if root is None:
         return None
     sig = request_signature(patterns, options, cwd_package(root, cwd))
-    snap = load(root, sig)
-    if snap is None or not analysis_valid(snap, root) or changed_files(snap, root, first_only=True):
+    snap, hint, snap_ident = load_checked(root, sig)
+    if snap is None or not analysis_valid(snap, root, hint) or changed_files(snap, root, first_only=True, hint=hint):
         return None
+    report_valid(root, sig, snap_ident)
     from molt_build.events import EventLog, utc_now
+    from molt_build.server_state import event_fields
     log = EventLog(root)
-    log.emit("build_started", command="build", patterns=patterns, cwd=cwd, fast_path=True)
+    log.emit("build_started", command="build", patterns=patterns, cwd=cwd, fast_path=True, **event_fields())
     ts = utc_now()
     configured = '{"event":"target_configured","ts":"' + ts + '",'
     log.write_raw([configured + tail + "\n" for tail in snap["targets"]])

@@ -9,7 +9,7 @@ app = typer.Typer(name="moltb", no_args_is_help=True, add_completion=False,
                   help="moltb: content-addressed, parallel builds with a shared local cache.")
 
 from molt_build.cli import (build_cmd, cache_cmd, clean_cmd, explain_cmd, info_cmd,  # noqa: E402,F401
-                            query_cmd, run_cmd, test_cmd, validate_cmd)
+                            query_cmd, run_cmd, server_cmd, test_cmd, validate_cmd)
 
 
 def run() -> None:

@@ -23,6 +23,8 @@ def clean(
     from molt_build.workspace import load_workspace
     apply_cache_dir(cache_dir)
     ws = load_workspace(os.getcwd())
+    from molt_build.server_client import shutdown
+    shutdown(ws.root)            # its state lives under moltb-out/
     victims = [os.path.join(ws.root, OUT_DIR)]
     if expunge:
         victims += [ws.cache_dir, os.path.join(ws.root, LOG_DIR)]
