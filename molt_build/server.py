@@ -27,7 +27,7 @@ import time
 
 from molt_build import noop, server_state
 from molt_build.layout import LOG_DIR, STATE_DIR
-from molt_build.server_client import PROTOCOL
+from molt_build.server_client import PROTOCOL, mount_namespace
 from molt_build.server_paths import install_identity, server_dir, socket_path
 
 IDLE_DEFAULT_S = 3 * 3600
@@ -58,6 +58,7 @@ class Server:
         self.idle_s = _idle_seconds()
         self.sock_path = socket_path(root)
         self.pid = os.getpid()
+        self.mount_ns = mount_namespace()
         self.requests = 0
         self.validated: dict[str, tuple] = {}     # snapshot path -> (its identity, generation it matched at)
         self.commands: dict[int, _Command] = {}   # pid -> the command it runs
@@ -122,7 +123,7 @@ class Server:
     def serve(self) -> None:
         log.info("serving %s on %s (pid %d)", self.root, self.sock_path, self.pid)
         while not self.stopping:
-            for key, _ in self.sel.select(timeout=5.0):
+            for key, _ in self.sel.select(timeout=min(5.0, self.idle_s)):
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
@@ -193,6 +194,13 @@ class Server:
             # Another moltb (upgraded, or its own sources edited): it starts its own server.
             log.info("a client runs another moltb: stopping for it")
             _send(conn, {"restart": "moltb changed", "server": self.pid})
+            conn.close()
+            self.stopping = True
+            return
+        if msg.get("mount_ns") != self.mount_ns:
+            # It sees other files than we do (a mount namespace): the newest client wins.
+            log.info("a client in another mount namespace: stopping for it")
+            _send(conn, {"restart": "another mount namespace", "server": self.pid})
             conn.close()
             self.stopping = True
             return

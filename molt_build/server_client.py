@@ -123,7 +123,7 @@ def _frame(msg: dict) -> bytes:
 def _request(sock: socket.socket, msg: dict, identity: str, pass_stdio: bool) -> int | str | None:
     """Send one command; its exit code, "restart" (the server runs another moltb), or
     None (the server went away before taking the command)."""
-    msg = {**msg, "protocol": PROTOCOL, "identity": identity}
+    msg = {**msg, "protocol": PROTOCOL, "identity": identity, "mount_ns": mount_namespace()}
     fds = [fd for fd in (0, 1, 2) if _is_open(fd)] if pass_stdio else []
     msg["fds"] = fds
     try:
@@ -182,6 +182,15 @@ def _read_messages(sock: socket.socket, child=None):
             if child is not None and "child" in m:
                 child[0] = int(m["child"])
             yield m
+
+
+def mount_namespace() -> str:
+    """Which view of the file systems this process has: a server in another one (started
+    inside `unshare`, a container, a sandbox) sees other files, so it does not serve us."""
+    try:
+        return os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return ""
 
 
 def _is_open(fd: int) -> bool:

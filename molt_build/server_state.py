@@ -63,6 +63,8 @@ class RequestContext:
             pass
 
     def fields(self) -> dict:
+        if not self.pid:                # a --watch loop in a process of its own
+            return {"watching": self.gen is not None}
         return {"server": {"pid": self.pid, "request": self.request, "watch": self.gen is not None}}
 
 

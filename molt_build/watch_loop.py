@@ -34,7 +34,7 @@ def watch(req) -> int:
     watcher, why = _watcher(root)
     outer = server_state.CURRENT
     validated: dict = {}
-    ctx = server_state.RequestContext(outer.pid if outer else os.getpid(), outer.request if outer else 0,
+    ctx = server_state.RequestContext(outer.pid if outer else 0, outer.request if outer else 0,
                                       None, watcher, validated, None)
     server_state.CURRENT = ctx
     err = sys.stderr

@@ -130,7 +130,11 @@ class TempWorkspace:
         return self
 
     def env(self, **extra) -> dict:
-        env = dict(os.environ, MOLTB_CACHE_DIR=str(self.cache))
+        # The workspace server is on for the tests only in the pass that asks for it
+        # (MOLTB_TEST_SERVER=1; tests/test_server.py turns it on for itself): most tests
+        # look at one moltb process (its patches, its signals, its kill -9).
+        env = dict(os.environ, MOLTB_CACHE_DIR=str(self.cache),
+                   MOLTB_SERVER=os.environ.get("MOLTB_TEST_SERVER", "0"))
         env.pop("MOLTB_JOBS", None)
         env.update(extra)
         return env
@@ -163,10 +167,40 @@ class TempWorkspace:
 
 @pytest.fixture(autouse=True)
 def _drop_lock_dirs(tmp_path):
-    """Every test's caches live under tmp_path: remove their lock directories (tmpfs)."""
+    """Every test's caches live under tmp_path: remove their lock directories (tmpfs),
+    and stop the workspace servers its commands started."""
     yield
+    stop_servers(tmp_path)
     from lock_dirs import drop_lock_dirs
     drop_lock_dirs(tmp_path)
+
+
+def stop_servers(under: Path) -> list[int]:
+    """Stop (by PID, SIGTERM then SIGKILL) every moltb server of a workspace under `under`."""
+    pids = []
+    for info in under.glob("**/moltb-out/.moltb/server/server.json"):
+        try:
+            pid = json.loads(info.read_text())["pid"]
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, KeyError):
+            continue
+        pids.append(pid)
+    for pid in pids:
+        if not wait_for(lambda: not _alive(pid), within=10):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:                       # a zombie (its parent has not reaped it) counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture
