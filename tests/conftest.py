@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Every moltb the tests start runs in its own process, unless the pass asks for the
+# workspace server (MOLTB_TEST_SERVER=1); tests/test_server.py turns it on for itself.
+os.environ["MOLTB_SERVER"] = os.environ.get("MOLTB_TEST_SERVER", "0")
 
 # The root BUILD.toml line most test workspaces start with.
 HEADER = """\
