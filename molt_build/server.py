@@ -31,6 +31,7 @@ from molt_build.server_client import PROTOCOL, mount_namespace
 from molt_build.server_paths import install_identity, server_dir, socket_path
 
 IDLE_DEFAULT_S = 3 * 3600
+ORPHAN_GRACE_S = 0.5               # a command whose client went away gets this long to end by itself
 MEMO_SNAPSHOTS = 8                 # build snapshots (and their graphs) kept in memory
 PRELOAD = ("molt_build.build", "molt_build.loading", "molt_build.analysis", "molt_build.analysis_cache",
            "molt_build.scheduler", "molt_build.executor", "molt_build.workspace", "molt_build.registry",
@@ -62,6 +63,7 @@ class Server:
         self.requests = 0
         self.validated: dict[str, tuple] = {}     # snapshot path -> (its identity, generation it matched at)
         self.commands: dict[int, _Command] = {}   # pid -> the command it runs
+        self.orphans: dict[int, float] = {}       # pid -> when to interrupt it (its client went away)
         self.last_active = time.monotonic()
         self.stopping = False
         self.watcher = self._watch()
@@ -123,7 +125,7 @@ class Server:
     def serve(self) -> None:
         log.info("serving %s on %s (pid %d)", self.root, self.sock_path, self.pid)
         while not self.stopping:
-            for key, _ in self.sel.select(timeout=min(5.0, self.idle_s)):
+            for key, _ in self.sel.select(timeout=0.1 if self.orphans else min(5.0, self.idle_s)):
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
@@ -135,6 +137,7 @@ class Server:
                 if self.stopping:
                     break
             self._reap()
+            self._interrupt_orphans()
             if self.commands:
                 self.last_active = time.monotonic()
             elif time.monotonic() - self.last_active > self.idle_s:
@@ -283,16 +286,24 @@ class Server:
         except OSError:
             data = b""
         if not data:
+            # The client went away. After its command's exit code (the command is ending),
+            # or killed, or its terminal closed: then its command is interrupted, unless it
+            # ends within the grace period.
             self.sel.unregister(cmd.conn)
-            self._reap()
-            if pid not in self.commands:      # it had finished
-                return
-            # The client went away (killed, or its terminal closed): so does its command.
-            log.info("client of command %d gone: interrupting it", pid)
-            try:
-                os.kill(pid, signal.SIGINT)
-            except OSError:
-                pass
+            self.orphans[pid] = time.monotonic() + ORPHAN_GRACE_S
+
+    def _interrupt_orphans(self) -> None:
+        now = time.monotonic()
+        for pid, deadline in list(self.orphans.items()):
+            if pid not in self.commands:
+                del self.orphans[pid]
+            elif now >= deadline:
+                del self.orphans[pid]
+                log.info("client of command %d gone: interrupting it", pid)
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except OSError:
+                    pass
 
     def _read_report(self, fd: int, cmd: _Command | None = None) -> None:
         if cmd is None:
