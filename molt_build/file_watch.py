@@ -44,6 +44,7 @@ class FileWatcher:
         self._recent: list[tuple[int, str]] = []    # (generation, path) in order, for wait_change
         self._trimmed_gen = 0
         self.symlinks: set[str] = set()     # relative paths that are symbolic links (their targets are not watched)
+        self.symlink_version = 0            # changes when `symlinks` does
         self.closed = False
         self._wd_dir: dict[int, str] = {}   # watch descriptor -> directory relative to root ("" is the root)
         self._cond = threading.Condition()
@@ -173,6 +174,7 @@ class FileWatcher:
                 if entry.is_symlink():
                     with self._cond:
                         self.symlinks.add(child)
+                        self.symlink_version += 1
                 elif entry.is_dir(follow_symlinks=False):
                     if not self._excluded_dir(child):
                         stack.append(child)
@@ -223,6 +225,7 @@ class FileWatcher:
             if os.path.islink(os.path.join(self.root, rel)):
                 with self._cond:
                     self.symlinks.add(rel)
+                    self.symlink_version += 1
             elif event.mask & IN.IN_ISDIR and not self._excluded_dir(rel):
                 try:
                     self._add_tree(rel)

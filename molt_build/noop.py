@@ -122,10 +122,12 @@ def remember(root: str, sig: str, limit: int = 16) -> None:
     the next build of it reads neither file while they do not change on disk."""
     for kind in ("noop", "graph"):
         path = _path(root, kind, sig)
-        _MEMO.pop(path, None)
-        got = read_marshal(path)
+        hit = _MEMO.pop(path, None)
+        got = read_marshal(path)       # from memory when it has not changed on disk
         if got is not None:
             _MEMO[path] = (got[1], got[0])
+        if hit is not None and got is not None and hit[0] == got[1]:
+            continue
     while len(_MEMO) > limit:
         _MEMO.pop(next(iter(_MEMO)))
 
@@ -169,10 +171,7 @@ def changed_files(snap: dict, root: str, first_only: bool = False, hint=None) ->
     from molt_build.server_state import CHECKS
     join, stat = os.path.join, os.stat
     changed = set()
-    files = snap["files"]
-    if hint is not None:
-        needs = hint.needs_stat
-        files = [(rel, ident) for rel, ident in files if ident == DIRTY or needs(rel)]
+    files = snap["files"] if hint is None else hint.files_to_stat(snap["files"])
     CHECKS["stat"] += len(files)
     for rel, ident in files:
         try:

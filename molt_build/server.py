@@ -332,8 +332,17 @@ class Server:
         """Keep a snapshot valid for this server, and its graph, in memory: the next
         command inherits them instead of reading them."""
         name = os.path.basename(snapshot_path)
-        if name.startswith("noop-") and name.endswith(".marshal"):
-            noop.remember(self.root, name[len("noop-"):-len(".marshal")], limit=2 * MEMO_SNAPSHOTS)
+        if not (name.startswith("noop-") and name.endswith(".marshal")):
+            return
+        noop.remember(self.root, name[len("noop-"):-len(".marshal")], limit=2 * MEMO_SNAPSHOTS)
+        held = noop._MEMO.get(snapshot_path)
+        known = server_state.INDEX.get(snapshot_path)
+        if held is not None and self.watcher is not None and \
+                (known is None or known[:2] != (held[0], self.watcher.symlink_version)):
+            server_state.index_snapshot(snapshot_path, held[0], held[1], self.watcher)
+        for path in list(server_state.INDEX):
+            if path not in noop._MEMO:
+                del server_state.INDEX[path]
 
     def _reap(self) -> None:
         while self.commands:

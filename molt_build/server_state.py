@@ -15,12 +15,25 @@ CURRENT: "RequestContext | None" = None     # set in a command process forked by
 CHECKS = {"stat": 0}                         # paths stat'ed to validate snapshots (the event log says how many)
 
 
+INDEX: dict[str, tuple] = {}   # snapshot path -> (identity, watch's symlink version, its files by path, always stat'ed)
+
+
 class Hint:
     """The paths of one snapshot that may have changed since it was last valid."""
 
-    def __init__(self, candidates: set[str], watched):
+    def __init__(self, candidates: set[str], watched, index: tuple | None = None):
         self.candidates = candidates
         self.watched = watched
+        self.index = index          # (files by path, entries to stat every time), when the server made one
+
+    def files_to_stat(self, files: list) -> list:
+        """The snapshot's (path, identity) entries worth a stat: reported by the watch,
+        outside it, or recorded as untrusted (`DIRTY`, negative)."""
+        if self.index is not None:
+            by_path, always = self.index
+            return [(rel, by_path[rel]) for rel in self.candidates if rel in by_path] + always
+        needs = self.needs_stat
+        return [(rel, ident) for rel, ident in files if ident[0] < 0 or needs(rel)]
 
     def needs_stat(self, rel: str) -> bool:
         if rel in self.candidates:
@@ -47,7 +60,9 @@ class RequestContext:
         if w is None or self.gen is None or known is None or known[0] != ident or w.lost_gen > known[1]:
             return None
         since = known[1]
-        return Hint({p for p, g in w.changed.items() if g > since}, w.watched)
+        index = INDEX.get(snapshot_path)
+        index = index[2:] if index is not None and index[0] == ident and index[1] == w.symlink_version else None
+        return Hint({p for p, g in w.changed.items() if g > since}, w.watched, index)
 
     def report_valid(self, snapshot_path: str, ident: tuple) -> None:
         """This snapshot matched the files as of this command's generation."""
@@ -66,6 +81,14 @@ class RequestContext:
         if not self.pid:                # a --watch loop in a process of its own
             return {"watching": self.gen is not None}
         return {"server": {"pid": self.pid, "request": self.request, "watch": self.gen is not None}}
+
+
+def index_snapshot(snapshot_path: str, ident: tuple, snap: dict, watcher) -> None:
+    """Made by the server for a snapshot it holds: the command processes it forks look
+    up changed paths instead of filtering every path of the snapshot."""
+    hint = Hint(set(), watcher.watched)
+    always = hint.files_to_stat(snap["files"])
+    INDEX[snapshot_path] = (ident, watcher.symlink_version, dict(snap["files"]), always)
 
 
 def event_fields() -> dict:
