@@ -239,6 +239,18 @@ def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_fil
 
 # ------------------------------------------------------------------ fast path
 
+TS_MARK = "\x00ts\x00"
+
+
+def noop_log_lines(snap: dict) -> str:
+    """The event log lines of a no-op of this snapshot (target_configured, then
+    action_finished for each action), with TS_MARK where the time goes."""
+    configured = '{"event":"target_configured","ts":"' + TS_MARK + '",'
+    finished = '{"event":"action_finished","ts":"' + TS_MARK + '",'
+    return "".join([configured + tail + "\n" for tail in snap["targets"]] +
+                   [finished + tail + "\n" for tail in snap["lines"]])
+
+
 def try_fast_build(args: list[str]) -> int | None:
     """Answer a no-op build without loading anything, or return None for the engine."""
     if os.environ.get("MOLTB_NO_FASTPATH"):
@@ -261,11 +273,9 @@ def try_fast_build(args: list[str]) -> int | None:
     from molt_build.server_state import event_fields
     log = EventLog(root)
     log.emit("build_started", command="build", patterns=patterns, cwd=cwd, fast_path=True, **event_fields())
-    ts = utc_now()
-    configured = '{"event":"target_configured","ts":"' + ts + '",'
-    log.write_raw([configured + tail + "\n" for tail in snap["targets"]])
-    finished = '{"event":"action_finished","ts":"' + ts + '",'
-    log.write_raw([finished + tail + "\n" for tail in snap["lines"]])
+    from molt_build.server_state import noop_lines
+    body = noop_lines(_path(root, "noop", sig), snap_ident) or noop_log_lines(snap)
+    log.write_raw([body.replace(TS_MARK, utc_now())])
     total = len(snap["lines"])
     log.emit("build_finished", exit_code=0,
              actions={"total": total, "executed": 0, "cached": total, "failed": 0},

@@ -343,6 +343,7 @@ class Server:
         for path in list(server_state.INDEX):
             if path not in noop._MEMO:
                 del server_state.INDEX[path]
+                server_state.NOOP_LINES.pop(path, None)
 
     def _reap(self) -> None:
         while self.commands:

@@ -16,6 +16,7 @@ CHECKS = {"stat": 0}                         # paths stat'ed to validate snapsho
 
 
 INDEX: dict[str, tuple] = {}   # snapshot path -> (identity, watch's symlink version, its files by path, always stat'ed)
+NOOP_LINES: dict[str, tuple] = {}   # snapshot path -> (identity, its no-op's event log lines)
 
 
 class Hint:
@@ -86,9 +87,18 @@ class RequestContext:
 def index_snapshot(snapshot_path: str, ident: tuple, snap: dict, watcher) -> None:
     """Made by the server for a snapshot it holds: the command processes it forks look
     up changed paths instead of filtering every path of the snapshot."""
+    from molt_build.noop import noop_log_lines
     hint = Hint(set(), watcher.watched)
     always = hint.files_to_stat(snap["files"])
     INDEX[snapshot_path] = (ident, watcher.symlink_version, dict(snap["files"]), always)
+    # One string: a forked process that walked thousands of small ones would copy the
+    # pages their reference counts live on.
+    NOOP_LINES[snapshot_path] = (ident, noop_log_lines(snap))
+
+
+def noop_lines(snapshot_path: str, ident: tuple) -> str | None:
+    held = NOOP_LINES.get(snapshot_path)
+    return held[1] if held is not None and held[0] == ident else None
 
 
 def event_fields() -> dict:
