@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import tomllib
 from dataclasses import replace
 
 from molt_build.build_file import read_build_file
 from molt_build.errors import MoltbError, UsageError
-from molt_build.layout import BUILD_FILE
+from molt_build.layout import BUILD_FILE, WORKSPACE_LINE
 
 
 def _setting(flag: str | None, env: str, field: str, root: str) -> str | None:
@@ -20,13 +22,40 @@ def _setting(flag: str | None, env: str, field: str, root: str) -> str | None:
         return flag
     if os.environ.get(env):
         return os.environ[env]
+    table = workspace_table(root)
+    value = table.get(field) if isinstance(table, dict) else None
+    return value if isinstance(value, str) else None
+
+
+_TABLE_HEADER = re.compile(rb"^\s*\[", re.MULTILINE)
+
+
+def workspace_table(root: str) -> dict | None:
+    """The root BUILD.toml's [workspace] table. Only its own lines are parsed when they
+    parse alone (a root package of thousands of targets is not read on every build);
+    else the whole file."""
     path = os.path.join(root, BUILD_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    start = WORKSPACE_LINE.search(data)
+    if start is not None:
+        header_end = data.index(b"]", start.start()) + 1
+        nxt = _TABLE_HEADER.search(data, header_end)
+        chunk = data[start.start():nxt.start() if nxt else len(data)]
+        try:
+            table = tomllib.loads(chunk.decode("utf-8-sig")).get("workspace")
+            if isinstance(table, dict):
+                return table
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            pass
     try:
         table = read_build_file(path, path).get("workspace")
     except MoltbError:
         return None
-    value = table.get(field) if isinstance(table, dict) else None
-    return value if isinstance(value, str) else None
+    return table if isinstance(table, dict) else None
 
 
 def remote_url(req, root: str) -> str | None:

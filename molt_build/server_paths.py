@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 
-from molt_build.layout import BUILD_FILE, STATE_DIR
-
-WORKSPACE_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\[\s*workspace\s*\]", re.MULTILINE)
+from molt_build.layout import BUILD_FILE, STATE_DIR, WORKSPACE_LINE
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -5,7 +5,6 @@ The workspace root is the nearest ancestor whose BUILD.toml has a `[workspace]` 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from molt_build.build_file import read_build_file, read_bytes
 from molt_build.errors import BuildFileError, UsageError
 
-from molt_build.layout import BUILD_FILE
+from molt_build.layout import BUILD_FILE, WORKSPACE_LINE
 
 
 class WorkspaceConfig(BaseModel):
@@ -107,7 +106,6 @@ class Workspace:
         return os.path.relpath(path, self.root)
 
 
-_WORKSPACE_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\[\s*workspace\s*\]", re.MULTILINE)
 
 
 def find_root(start: str) -> tuple[str, dict]:
@@ -126,7 +124,7 @@ def find_root(start: str) -> tuple[str, dict]:
                 data = read_build_file(bf, bf)
             except BuildFileError as e:
                 try:
-                    looks_like_root = _WORKSPACE_LINE.search(read_bytes(bf, bf)) is not None
+                    looks_like_root = WORKSPACE_LINE.search(read_bytes(bf, bf)) is not None
                 except BuildFileError:
                     looks_like_root = False
                 if looks_like_root:

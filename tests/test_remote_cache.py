@@ -149,3 +149,19 @@ def test_killing_the_server_mid_build_finishes_locally(tmp_path, bgd):
     assert all((ws.root / f"moltb-out/native-dev/s{i}.txt").read_text() == f"{i}\n" for i in range(8))
     events = [json.loads(line) for line in (ws.root / "logs/moltb/latest.jsonl").read_text().splitlines()]
     assert any(e["event"] == "remote_warning" for e in events)
+
+
+def test_workspace_remote_and_executor_come_from_the_workspace_table_alone(tmp_path):
+    """An incremental build reads `[workspace] remote/executor` without parsing the whole
+    root BUILD.toml (thousands of targets), and still reads them right when the table's
+    own lines do not parse alone."""
+    from molt_build.remote_setup import workspace_table
+    targets = "".join(f'\n[t{i}]\nrule = "genrule"\nouts = ["o{i}"]\ncmd = "touch $@"\n' for i in range(50))
+    (tmp_path / "BUILD.toml").write_text('[workspace]\nname = "w"\nremote = "grpc://127.0.0.1:1"\n'
+                                         'executor = "dask://127.0.0.1:2"\n' + targets)
+    assert workspace_table(str(tmp_path)) == {"name": "w", "remote": "grpc://127.0.0.1:1",
+                                              "executor": "dask://127.0.0.1:2"}
+    (tmp_path / "BUILD.toml").write_text('[workspace]\nname = """two\n[lines]"""\nexecutor = "dask://h:3"\n'
+                                         '\n[workspace.toolchains.native]\ncompiler = "zig"\n' + targets)
+    table = workspace_table(str(tmp_path))
+    assert table["executor"] == "dask://h:3" and table["name"] == "two\n[lines]"
