@@ -165,8 +165,8 @@ def parse(args: list[str], command: str):
         if not a.startswith("-") or a == "-":
             patterns.append(a)
             continue
-        name, eq, text = a.partition("=")
-        if name[:2] == "-j" and len(name) > 2 and not eq:    # -j2
+        name, eq, text = a.partition("=") if a[:2] == "--" else (a, "", "")   # as click: -j=2 is not -j 2
+        if name[:2] == "-j" and len(name) > 2:    # -j2
             name, eq, text = "-j", "=", name[2:]
         flag = by_name.get(name)
         if flag is None or (flag.kind == BOOL and eq):

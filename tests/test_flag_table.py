@@ -117,6 +117,8 @@ def test_the_quick_parser_reads_values_as_typer_does():
 @pytest.mark.parametrize("command, args, name", [
     ("build", ["//x", "-j", "0"], "-j"),
     ("build", ["//x", "-j", "two"], "-j"),
+    ("build", ["//x", "-j=2"], "-j"),
+    ("build", ["//x", "-q=1"], "No such option"),
     ("build", ["//x", "--color", "bogus"], "--color"),
     ("build", ["//x", "--sandbox=bogus"], "--sandbox"),
     ("build", ["//x", "--remote-upload", "maybe"], "--remote-upload"),
