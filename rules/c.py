@@ -145,7 +145,8 @@ def link_executable(ctx: RuleContext, tc: CcToolchainInfo, objs, archives, linko
     action = action or ctx.action
     name = name or ctx.label.name
     exe = ctx.declare_output(name + tc.exe_suffix)
-    argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in archives), *linkopts, "-o", exe.path]
+    argv = [*tc.cc, *tc.link_flags, *(o.path for o in objs), *(a.path for a in archives), *linkopts, *tc.link_libs,
+            "-o", exe.path]
     action(mnemonic="CcLink", argv=argv, inputs=[*objs, *archives], outputs=[exe],
            progress=f"Linking {ctx.label} {exe.basename}", toolchain=toolchain, ram_mb=LINK_RAM_MB)
     if not tc.finalize:

@@ -1,6 +1,7 @@
 """diff_test and diff_suite with the real lanes: CPython as the reference, the Cython
-lane (zig cc) as the candidate for .py cases, native/wasm/cranelift for .c cases; and
-the resource controls of `moltb test` (rlimit, OOM retry alone, RSS, pass logs)."""
+lane (the native C compiler) as the candidate for .py cases, native/wasm/cranelift for
+.c cases; and the resource controls of `moltb test` (rlimit, OOM retry alone, RSS, pass
+logs)."""
 from __future__ import annotations
 
 import shutil

@@ -15,6 +15,7 @@ class CcToolchainInfo(Provider):
     target: str                         # target triple
     compile_flags: tuple[str, ...] = ()
     link_flags: tuple[str, ...] = ()
+    link_libs: tuple[str, ...] = ()     # what every link ends with, after objects, archives and linkopts
     exe_suffix: str = ""
     obj_suffix: str = ".o"
     # Optional post-link step: a tool run as `[*finalize.argv, linked, final]`, and the

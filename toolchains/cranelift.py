@@ -7,14 +7,12 @@ are checked against a known-good list here and compiled in the action's own proc
 never in moltb's."""
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
 
 from molt_build.api import (Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, probe_tool,
                             interpreter_paths, python_tool as python_module_tool)
 from molt_build.toolchains.wasm import TARGET, python_tool, wasm_cc, wasmtime_version
-from molt_build.toolchains.zig import PROFILE_FLAGS, resolve_zig, zig_env
+from molt_build.toolchains.zig import PROFILE_FLAGS, host_cpu, resolve_zig, zig_env
 
 OPT_LEVELS = ("none", "speed", "speed_and_size")
 BOOL_FEATURES = ("wasm_simd", "wasm_relaxed_simd", "wasm_bulk_memory", "wasm_multi_value",
@@ -61,20 +59,6 @@ def check_engine(ctx: ToolchainContext, eargs: tuple[str, ...]) -> None:
                                    f"({' '.join(eargs)}): {reason}",
                                    hint="wasmtime 50 enables relaxed SIMD and other features by default; "
                                         "turn dependent features off together") from None
-
-
-def host_cpu() -> str:
-    """Cranelift targets the host CPU's features: a .cwasm is only valid on a like CPU."""
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{platform.machine()}:{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
 
 
 class CraneliftToolchain(Toolchain):

@@ -1,6 +1,15 @@
-"""`native`: C for the host, with `zig cc` from the `ziglang` package (the default:
-nothing to install beyond this package's dependencies) or the system `cc` when
-`[workspace.toolchains.native] compiler = "system"`.
+"""`native`: C for the host. `[workspace.toolchains.native] compiler =`:
+
+- "auto" (the default): the system `cc` and `ar` when they are on PATH and compile and
+  link a probe program, else `zig cc` from the `ziglang` package. The system compiler
+  costs about 16 ms per small compile here, `zig cc` about 38 ms (its driver probes the
+  system libc through `cc` three times, runs clang as a second process and copies the
+  object out of its own cache with `ld.lld -r`): see docs/benchmarks/c-compiler.md.
+- "system": the system `cc` (or the `cc`/`ar` settings), unavailable when missing.
+- "zig": `zig cc`, whatever is installed beside it.
+
+Which compiler was chosen, with the identity of its programs, is in the fingerprint
+(so in every action key) and in `moltb toolchains`.
 
 It also carries the Python frontend (Cython, linked against this interpreter's
 libpython) that `py_binary` uses."""
@@ -8,13 +17,17 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 
-from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, interpreter_paths, \
-    probe_tool
+from molt_build.api import Toolchain, ToolchainContext, ToolchainInfo, ToolchainUnavailable, interpreter_paths
 from molt_build.toolchains.cc_toolchain_info import CcToolchainInfo
 from molt_build.toolchains.python_frontend import python_frontend
-from molt_build.toolchains.zig import COMMON_COMPILE, LINK_STRIP, PROFILE_FLAGS, resolve_zig, zig_env
+from molt_build.toolchains.system_cc import find_system_cc
+from molt_build.toolchains.zig import COMMON_COMPILE, LINK_STRIP, PROFILE_FLAGS, host_cpu, resolve_zig, zig_env
+
+COMPILERS = ("auto", "system", "zig")
+# What `zig cc` links into every glibc program without being asked (libc aside): the
+# system cc links them too, so a program that needs sqrt builds with either compiler.
+ZIG_IMPLICIT_LIBS = ("-lm", "-lpthread", "-ldl", "-lrt", "-lutil")
 
 
 def host_triple() -> str:
@@ -23,40 +36,56 @@ def host_triple() -> str:
 
 class NativeToolchain(Toolchain):
     name = "native"
-    doc = "C for the host: zig cc (package ziglang) by default, or the system cc."
+    doc = "C for the host: the system cc when it works, else zig cc (package ziglang)."
 
     def resolve(self, ctx: ToolchainContext) -> ToolchainInfo:
-        compiler = ctx.settings.get("compiler", "zig")
-        flags = PROFILE_FLAGS[ctx.profile]
+        compiler = ctx.settings.get("compiler", "auto")
         if compiler == "zig":
-            zig, version = resolve_zig(ctx, hint="pip install ziglang, or set [workspace.toolchains.native] "
-                                                 "compiler = \"system\" to use the system cc")
-            cc_info = CcToolchainInfo(cc=("zig", "cc"), ar=("zig", "ar"), target=host_triple(),
-                                      compile_flags=flags + COMMON_COMPILE, link_flags=flags + LINK_STRIP)
-            py, py_dirs, py_files, py_fp = python_frontend(ctx)
-            fp = f"native|zig {version}|{host_triple()}|{' '.join(flags)}|{py_fp}"
-            return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {version}",
-                                 private_env=zig_env(), tool_files=(zig, *py_files),
-                                 tool_dirs=(os.path.dirname(zig), *py_dirs), sandbox_paths=interpreter_paths(),
-                                 providers={CcToolchainInfo: cc_info, type(py): py})
+            return self._zig(ctx)
         if compiler == "system":
-            cc = shutil.which(ctx.settings.get("cc", "cc"))
-            ar = shutil.which(ctx.settings.get("ar", "ar"))
-            if cc is None or ar is None:
-                raise ToolchainUnavailable(f"no system {'cc' if cc is None else 'ar'} on PATH",
-                                           hint="apt-get install gcc binutils, or use compiler = \"zig\"")
-            version = probe_tool(ctx, cc, [cc, "--version"]).splitlines()[0]
-            real = os.path.realpath(cc)
-            cc_info = CcToolchainInfo(cc=(os.path.basename(cc),), ar=(os.path.basename(ar),),
-                                      target=host_triple(), compile_flags=flags + ("-g0", "-fno-ident"),
-                                      link_flags=flags + LINK_STRIP)
-            py, py_dirs, py_files, py_fp = python_frontend(ctx)
-            fp = f"native|{os.path.basename(real)} {version}|{host_triple()}|{' '.join(flags)}|{py_fp}"
-            return ToolchainInfo(name=self.name, fingerprint=fp, version=version, tool_files=(real, *py_files),
-                                 tool_dirs=(os.path.dirname(cc), *py_dirs), sandbox_paths=interpreter_paths(),
-                                 providers={CcToolchainInfo: cc_info, type(py): py})
+            return self._system(ctx)
+        if compiler == "auto":
+            try:
+                return self._system(ctx)
+            except ToolchainUnavailable as no_system:
+                try:
+                    return self._zig(ctx)
+                except ToolchainUnavailable as no_zig:
+                    raise ToolchainUnavailable(f"{no_system.message}, and {no_zig.message}",
+                                               hint="apt-get install gcc binutils, or pip install ziglang") \
+                        from None
         raise ToolchainUnavailable(f"unknown compiler '{compiler}' in [workspace.toolchains.native]",
-                                   hint="use \"zig\" or \"system\"")
+                                   hint="use " + ", ".join(f'"{c}"' for c in COMPILERS))
+
+    def _zig(self, ctx: ToolchainContext) -> ToolchainInfo:
+        flags = PROFILE_FLAGS[ctx.profile]
+        zig, version = resolve_zig(ctx, hint="pip install ziglang, or install a system cc (compiler = \"system\")")
+        cc_info = CcToolchainInfo(cc=("zig", "cc"), ar=("zig", "ar"), target=host_triple(),
+                                  compile_flags=flags + COMMON_COMPILE, link_flags=flags + LINK_STRIP)
+        py, py_dirs, py_files, py_fp = python_frontend(ctx)
+        # zig cc compiles for the host CPU: its objects are only valid on a like one.
+        fp = f"native|zig {version}|{host_triple()}|host {host_cpu()}|{' '.join(flags)}|{py_fp}"
+        return ToolchainInfo(name=self.name, fingerprint=fp, version=f"zig {version}",
+                             private_env=zig_env(), tool_files=(zig, *py_files),
+                             tool_dirs=(os.path.dirname(zig), *py_dirs), sandbox_paths=interpreter_paths(),
+                             providers={CcToolchainInfo: cc_info, type(py): py})
+
+    def _system(self, ctx: ToolchainContext) -> ToolchainInfo:
+        flags = PROFILE_FLAGS[ctx.profile]
+        found = find_system_cc(ctx)
+        # By path: the directory of a system cc (/usr/bin) holds other programs, e.g. a
+        # python3 that must not shadow the Python frontend's, so it goes last on PATH.
+        cc_info = CcToolchainInfo(cc=(found.cc,), ar=(found.ar,), target=host_triple(),
+                                  compile_flags=flags + ("-g0", "-fno-ident"), link_flags=flags + LINK_STRIP,
+                                  link_libs=ZIG_IMPLICIT_LIBS)
+        py, py_dirs, py_files, py_fp = python_frontend(ctx)
+        fp = f"native|{found.fingerprint}|{host_triple()}|{' '.join(flags)}|{py_fp}"
+        return ToolchainInfo(name=self.name, fingerprint=fp,
+                             version=f"{found.version} (system cc: {found.programs[0][1]})",
+                             tool_files=(*found.files, *py_files),
+                             tool_dirs=tuple(dict.fromkeys((*py_dirs, os.path.dirname(found.cc),
+                                                            os.path.dirname(found.ar)))),
+                             sandbox_paths=interpreter_paths(), providers={CcToolchainInfo: cc_info, type(py): py})
 
 
 TOOLCHAINS = [NativeToolchain()]

@@ -5,8 +5,10 @@ that cache lives in one per-user directory outside every sandbox (see
 machine, not per action or per workspace. Its location is not part of any key."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import platform
 
 from molt_build.api import ToolchainContext, ToolchainUnavailable, probe_tool
 
@@ -40,6 +42,22 @@ def zig_env() -> dict[str, str]:
     base = zig_cache_dir()
     return {"ZIG_GLOBAL_CACHE_DIR": os.path.join(base, "global"),
             "ZIG_LOCAL_CACHE_DIR": os.path.join(base, "local")}
+
+
+def host_cpu() -> str:
+    """The host CPU's features, for the fingerprint of code built for it: `zig cc`
+    without `-target` compiles for the host CPU (`-target-cpu znver4` here, not a
+    baseline), and Cranelift does too, so such output is only valid on a like CPU."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{platform.machine()}:{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
 
 
 def resolve_zig(ctx: ToolchainContext, hint: str = INSTALL_HINT) -> tuple[str, str]:
