@@ -6,6 +6,11 @@ from molt_build.model import Action
 from molt_build.errors import AnalysisError
 
 
+def action_identity(action: Action) -> str:
+    """What names an action from one build to the next (its results in the snapshot)."""
+    return f"{action.owner}|{action.mnemonic}|{action.outputs[0].path}"
+
+
 class Node:
     __slots__ = ("id", "action", "deps", "dependents", "pending", "prio", "identity")
 
@@ -16,12 +21,13 @@ class Node:
         self.dependents: list[Node] = []
         self.pending = 0
         self.prio = 0.0
-        out0 = action.outputs[0].path
-        self.identity = f"{action.owner}|{action.mnemonic}|{out0}"
+        self.identity = action_identity(action)
 
 
 class ActionGraph:
-    def __init__(self, actions: list[Action], weights: dict[str, float] | None = None):
+    def __init__(self, actions: list[Action], weights: dict[str, float] | None = None, prebuilt=()):
+        """`prebuilt`: generated files whose producers are not in this graph (up to
+        date, carried over from the last build: see delta.py)."""
         self.nodes: list[Node] = []
         self.producer: dict[str, Node] = {}
         for a in actions:
@@ -40,6 +46,8 @@ class ActionGraph:
                 if f.is_source:
                     continue
                 p = self.producer.get(f.path)
+                if p is None and f.path in prebuilt:
+                    continue
                 if p is None:
                     raise AnalysisError(f"input '{f.path}' of {n.action.mnemonic} is produced by no action",
                                         target=str(n.action.owner))

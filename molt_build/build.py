@@ -51,6 +51,8 @@ class _Plan:
     loader: object = None
     plugin_files: list = field(default_factory=list)   # plugin modules and entry-point metadata
     shared: dict | None = None     # the shared analysis entry this plan came from (shared_analysis.py)
+    lines: list | None = None      # the snapshot's action_finished line of each action (delta.py)
+    delta: object = None           # what of the plan runs (delta.Delta), when not all of it
 
 
 def run_build(req: BuildRequest, err=None) -> BuildOutcome:
@@ -132,7 +134,7 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
             if cached is not None:
                 return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
                              cached.skipped, cached, prior=cached.prior,
-                             dirty=noop.changed_files(snap, root, hint=hint))
+                             dirty=noop.changed_files(snap, root, hint=hint), lines=snap["lines"])
     from molt_build import shared_analysis
     found = shared_analysis.workspace_of(cwd)
     if found is None:
@@ -218,7 +220,12 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     except OSError as e:
         raise EnvironmentProblem(f"cannot use the cache directory {plan.cache_dir}: {e.strerror}") from None
     weights = cache.last_durations() if plan.prior is None and len(plan.actions) > 1 else None
-    graph = ActionGraph(plan.actions, weights)
+    if req.command == "build" and req.use_cache and not req.explain:
+        from molt_build.delta import narrow
+        plan.delta = narrow(plan.actions, plan.prior, plan.dirty, plan.lines)
+    delta = plan.delta
+    graph = ActionGraph(plan.actions if delta is None else [plan.actions[i] for i in delta.run], weights,
+                        prebuilt=delta.generated if delta is not None else ())
     sandbox_dir = sandbox_base(plan.cache_dir)
     clean_stale(sandbox_dir)
     digests = DigestCache(os.path.join(plan.root, STATE_DIR, "digests.marshal"))
@@ -251,10 +258,17 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                       progress, config, explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty,
                       locks=locks, resources=ResourcePool(jobs, req.local_ram_mb or default_ram_mb(),
                                                           cache.last_peaks), remote=remote)
+    if delta is not None:       # the actions nothing reached: their last results stand
+        sched.outputs.generated.update(delta.generated)
+        sched.results.update(delta.results)
+        events.write_raw_events("action_finished", delta.carried_lines())
     started = time.monotonic()
     stats = None
     try:
         stats = sched.run()
+        if delta is not None:
+            n = len(delta.outside)
+            stats.total, stats.cached, stats.builds = stats.total + n, stats.cached + n, stats.builds + n
     finally:
         if remote is not None:
             remote.close()
@@ -361,10 +375,12 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     # What lanes took from the user's environment: a change means a fresh analysis.
     env = {k: os.environ.get(k) for t in plan.toolchains.values() for k in (*t.pass_env, *t.private_pass_env)}
     sources, outputs = [], []
-    for n in graph.nodes:
-        sources.extend(f.locator for f in n.action.inputs if f.is_source)
-        outputs.extend(o.path for o in n.action.outputs)
-    lines = list(sched.finished_events.values())
+    for a in plan.actions:
+        sources.extend(f.locator for f in a.inputs if f.is_source)
+        outputs.extend(o.path for o in a.outputs)
+    finished = sched.finished_events
+    lines = plan.delta.merged_lines(finished) if plan.delta is not None else \
+        [finished.get(i) for i in range(len(graph.nodes))]
     known = None
     if snap is not None and plan.dirty is not None:   # files this build did not touch keep their stat
         moved = plan.dirty | sched.dirty | sched.materialized

@@ -49,6 +49,11 @@ class EventLog:
         if not self._closed:
             self._f.write('{"event":"' + event + '","ts":"' + utc_now() + '",' + tail + "\n")
 
+    def write_raw_events(self, event: str, tails: list[str]) -> None:
+        """Many events of one kind, their fields already JSON ('"k":v,...}'), one time."""
+        head = '{"event":"' + event + '","ts":"' + utc_now() + '",'
+        self._f.write("".join([head + tail + "\n" for tail in tails]))
+
     def write_raw(self, lines: list[str]) -> None:
         self._f.write("".join(lines))
 

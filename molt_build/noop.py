@@ -26,7 +26,7 @@ import zlib
 from molt_build import flags as flag_table
 from molt_build.layout import BUILD_FILE, STATE_DIR
 
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
 RACY_NS = 100_000_000          # a file modified this close to the build is not trusted
 DIRTY = (-1, -1, -1)           # stat identity that never matches
 
@@ -248,7 +248,7 @@ def noop_log_lines(snap: dict) -> str:
     configured = '{"event":"target_configured","ts":"' + TS_MARK + '",'
     finished = '{"event":"action_finished","ts":"' + TS_MARK + '",'
     return "".join([configured + tail + "\n" for tail in snap["targets"]] +
-                   [finished + tail + "\n" for tail in snap["lines"]])
+                   [finished + tail + "\n" for tail in snap["lines"] if tail is not None])
 
 
 def try_fast_build(args: list[str]) -> int | None:
@@ -276,7 +276,7 @@ def try_fast_build(args: list[str]) -> int | None:
     from molt_build.server_state import noop_lines
     body = noop_lines(_path(root, "noop", sig), snap_ident) or noop_log_lines(snap)
     log.write_raw([body.replace(TS_MARK, utc_now())])
-    total = len(snap["lines"])
+    total = sum(1 for tail in snap["lines"] if tail is not None)
     log.emit("build_finished", exit_code=0,
              actions={"total": total, "executed": 0, "cached": total, "failed": 0},
              tests={"passed": 0, "failed": 0, "cached": 0, "flaky": 0, "xfail": 0, "skipped": 0,
