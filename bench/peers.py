@@ -5,8 +5,8 @@ Workloads (from gen_peers.py): 10,000 independent copy actions (pure scheduler
 overhead) and a 2,051-action C build (50 packages x 40 sources, archives, one link).
 For each: full build -j2, no-op (median of 5 after a warm-up), one-file edit, a fresh
 copy of the workspace with the warm cache (moltb), and moltb's peak RSS.
-moltb runs twice on C: with its default zig cc, and configured to use the system cc
-that ninja uses (`[workspace.toolchains.native] compiler = "system"`).
+moltb runs twice on C: with its default compiler (the system cc that ninja uses, when
+there is one), and configured to use zig cc (`[workspace.toolchains.native] compiler = "zig"`).
 
   bench/peers.py [--gen PATH/gen_peers.py] [--only copy|c] [--copy-n N] [--record]
                  [--sandboxes namespace,light]
@@ -111,13 +111,13 @@ def generate(gen: Path, ws: Path, kind: str, n: int) -> None:
 
 def run(kind: str, args, root: Path) -> dict[str, dict]:
     rows = {}
-    moltbs = [("moltb", None)] + ([("moltb (system cc)", "system")] if kind == "c" else [])
+    moltbs = [("moltb", None)] + ([("moltb (zig cc)", "zig")] if kind == "c" else [])
     variants = [("ninja", None, "")]
     for name, compiler in moltbs:
         variants += [(f"{name} [{sb}]", compiler, sb) for sb in args.sandboxes] if args.sandboxes else \
             [(name, compiler, "")]
     for tool, compiler, sandbox in variants:
-        ws = root / f"{kind}_{tool.split()[0]}{'_sys' if compiler else ''}{'_' + sandbox if sandbox else ''}"
+        ws = root / f"{kind}_{tool.split()[0]}{'_' + compiler if compiler else ''}{'_' + sandbox if sandbox else ''}"
         generate(args.gen, ws, kind, args.copy_n)
         env = dict(os.environ, MOLTB_CACHE_DIR=str(root / f"cache_{ws.name}"))
         if tool == "ninja":

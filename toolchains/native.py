@@ -15,6 +15,7 @@ It also carries the Python frontend (Cython, linked against this interpreter's
 libpython) that `py_binary` uses."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 
@@ -49,7 +50,9 @@ class NativeToolchain(Toolchain):
                 return self._system(ctx)
             except ToolchainUnavailable as no_system:
                 try:
-                    return self._zig(ctx)
+                    zig = self._zig(ctx)
+                    why = " ".join(no_system.message.split())      # one line, whatever the compiler said
+                    return dataclasses.replace(zig, version=f"{zig.version} (not the system cc: {why})")
                 except ToolchainUnavailable as no_zig:
                     raise ToolchainUnavailable(f"{no_system.message}, and {no_zig.message}",
                                                hint="apt-get install gcc binutils, or pip install ziglang") \
