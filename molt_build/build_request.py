@@ -76,6 +76,3 @@ def request_from_args(args: list[str], command: str = flags.BUILD) -> BuildReque
     parsed = flags.parse(args, command)
     return None if parsed is None else request(command, parsed[0], parsed[1])
 
-
-def request_from_test_args(args: list[str]) -> BuildRequest | None:
-    return request_from_args(args, flags.TEST)

@@ -16,7 +16,7 @@ def main() -> None:
     try:
         if args[:1] in (["build"], ["test"]):
             from molt_build import server_client
-            if server_client.wanted(args[1:]):
+            if server_client.wanted(args[0], args[1:]):
                 rc = server_client.run(args)
                 if rc is not None:
                     sys.exit(rc)
@@ -32,16 +32,13 @@ def main() -> None:
 def run_here(args: list[str]) -> int:
     """Run one command line in this process; its exit code."""
     if args[:1] in (["build"], ["test"]) and "--help" not in args and "-h" not in args:
-        from molt_build.build_request import request_from_args, request_from_test_args
+        from molt_build.build_request import request_from_args
         if args[0] == "build":
             from molt_build.noop import try_fast_build
-            if "--watch" not in args:
-                rc = try_fast_build(args[1:])
-                if rc is not None:
-                    return rc
-            req = request_from_args(args[1:])
-        else:
-            req = request_from_test_args(args[1:])
+            rc = try_fast_build(args[1:])
+            if rc is not None:
+                return rc
+        req = request_from_args(args[1:], args[0])
         if req is not None:
             return run_request(req)
     from molt_build.cli import run

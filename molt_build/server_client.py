@@ -23,12 +23,15 @@ START_TIMEOUT_S = 30.0
 _OFF = ("0", "no", "false", "off")
 
 
-def wanted(args: list[str]) -> bool:
-    """Whether this command line goes to the server."""
+def wanted(command: str, args: list[str]) -> bool:
+    """Whether this command line goes to the server: not with --no-server or
+    MOLTB_SERVER=0, and not `--help` or a line the quick parser does not take (the
+    CLI framework then explains it here)."""
     if os.environ.get("MOLTB_SERVER", "1").lower() in _OFF or not hasattr(socket, "send_fds"):
         return False
-    head = args[:args.index("--")] if "--" in args else args
-    return not any(a in ("--no-server", "--help", "-h") for a in head)
+    from molt_build import flags
+    parsed = flags.parse(args, command)
+    return parsed is not None and not parsed[1].get("no_server")
 
 
 def run(args: list[str]) -> int | None:

@@ -9,6 +9,8 @@ import sys
 import typing
 
 import pytest
+
+from molt_build import entry
 import typer.main
 from typer.testing import CliRunner
 
@@ -68,10 +70,10 @@ def test_request_defaults_are_the_tables():
 def via_typer(command: str, args: list[str], monkeypatch) -> BuildRequest:
     seen = []
 
-    def fake_run_build(req):
+    def fake_run_request(req):
         seen.append(req)
-        return build_module.BuildOutcome(0)
-    monkeypatch.setattr(build_module, "run_build", fake_run_build)
+        return 0
+    monkeypatch.setattr(entry, "run_request", fake_run_request)
     r = CliRunner().invoke(app, [command, *args])
     assert r.exit_code == 0 and len(seen) == 1, r.output
     return seen[0]

@@ -11,6 +11,6 @@ from molt_build.cli.common import table_command
 @table_command("build", "Targets or patterns: //pkg:t, //pkg/..., //...")
 def build(patterns: list[str], **values) -> None:
     """Build targets."""
-    from molt_build.build import run_build
     from molt_build.build_request import request
-    raise typer.Exit(run_build(request("build", patterns, values)).exit_code)
+    from molt_build.entry import run_request
+    raise typer.Exit(run_request(request("build", patterns, values)))

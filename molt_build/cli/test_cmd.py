@@ -11,6 +11,6 @@ from molt_build.cli.common import table_command
 @table_command("test", "Test targets or patterns: //pkg:t, //pkg/..., //...")
 def test(patterns: list[str], **values) -> None:
     """Build what the tests need, run them (passing results are cached) and report."""
-    from molt_build.build import run_build
     from molt_build.build_request import request
-    raise typer.Exit(run_build(request("test", patterns, values)).exit_code)
+    from molt_build.entry import run_request
+    raise typer.Exit(run_request(request("test", patterns, values)))
