@@ -129,8 +129,7 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
         sig = _signature(req, root, cwd)
         snap, hint, _ = noop.load_checked(root, sig)
         if snap is not None and noop.analysis_valid(snap, root, hint):
-            data = noop.load_graph(root, sig)
-            cached = analysis_cache.decode(data) if data else None
+            cached = analysis_cache.load(noop.snapshot_file(root, "graph", sig))
             if cached is not None:
                 return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
                              cached.skipped, cached, prior=cached.prior,

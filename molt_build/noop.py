@@ -45,6 +45,11 @@ def _path(root: str, kind: str, sig: str) -> str:
     return os.path.join(root, STATE_DIR, f"{kind}-{sig}.marshal")
 
 
+def snapshot_file(root: str, kind: str, sig: str) -> str:
+    """Where a request's snapshot ("noop") or action graph ("graph") is kept."""
+    return _path(root, kind, sig)
+
+
 def _ident(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -117,10 +122,10 @@ def report_valid(root: str, sig: str, ident) -> None:
         server_state.report_valid(_path(root, "noop", sig), ident)
 
 
-def remember(root: str, sig: str, limit: int = 16) -> None:
+def remember(root: str, sig: str, limit: int = 16, kinds=("noop", "graph")) -> None:
     """Keep this request's snapshot and graph in memory (a server, a --watch loop):
     the next build of it reads neither file while they do not change on disk."""
-    for kind in ("noop", "graph"):
+    for kind in kinds:
         path = _path(root, kind, sig)
         hit = _MEMO.pop(path, None)
         got = read_marshal(path)       # from memory when it has not changed on disk
@@ -130,11 +135,6 @@ def remember(root: str, sig: str, limit: int = 16) -> None:
             continue
     while len(_MEMO) > limit:
         _MEMO.pop(next(iter(_MEMO)))
-
-
-def load_graph(root: str, sig: str) -> dict | None:
-    got = read_marshal(_path(root, "graph", sig))
-    return got[0] if got is not None else None
 
 
 def analysis_valid(snap: dict, root: str, hint=None) -> bool:

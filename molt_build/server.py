@@ -334,7 +334,10 @@ class Server:
         name = os.path.basename(snapshot_path)
         if not (name.startswith("noop-") and name.endswith(".marshal")):
             return
-        noop.remember(self.root, name[len("noop-"):-len(".marshal")], limit=2 * MEMO_SNAPSHOTS)
+        sig = name[len("noop-"):-len(".marshal")]
+        noop.remember(self.root, sig, limit=MEMO_SNAPSHOTS, kinds=("noop",))
+        from molt_build import analysis_cache
+        analysis_cache.hold(noop.snapshot_file(self.root, "graph", sig))
         held = noop._MEMO.get(snapshot_path)
         known = server_state.INDEX.get(snapshot_path)
         if held is not None and self.watcher is not None and \
@@ -344,6 +347,9 @@ class Server:
             if path not in noop._MEMO:
                 del server_state.INDEX[path]
                 server_state.NOOP_LINES.pop(path, None)
+        for path in list(analysis_cache.HELD):
+            if path not in noop._MEMO:
+                del analysis_cache.HELD[path]
 
     def _reap(self) -> None:
         while self.commands:
