@@ -52,6 +52,7 @@ class _Plan:
     plugin_files: list = field(default_factory=list)   # plugin modules and entry-point metadata
     shared: dict | None = None     # the shared analysis entry this plan came from (shared_analysis.py)
     lines: list | None = None      # the snapshot's action_finished line of each action (delta.py)
+    target_lines: list | None = None   # the snapshot's target_configured lines
     delta: object = None           # what of the plan runs (delta.Delta), when not all of it
 
 
@@ -91,8 +92,11 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
                               for l, c, paths, exe in plan.top_level]
         outcome.analysis = plan.analysis
         outcome.plan = plan
-        for label, config, *_ in plan.top_level:
-            events.emit("target_configured", label=label, config=config)
+        if plan.target_lines is not None:     # from the snapshot, already encoded
+            events.write_raw_events("target_configured", plan.target_lines)
+        else:
+            for label, config, *_ in plan.top_level:
+                events.emit("target_configured", label=label, config=config)
         _execute(plan, req, events, cwd, err, outcome)
     except KeyboardInterrupt:
         err.write("\nERROR: interrupted\n")
@@ -133,7 +137,8 @@ def _cached_plan(req: BuildRequest, cwd: str) -> _Plan | None:
             if cached is not None:
                 return _Plan(root, snap["cache_dir"], cached.actions, cached.toolchains, cached.top_level,
                              cached.skipped, cached, prior=cached.prior,
-                             dirty=noop.changed_files(snap, root, hint=hint), lines=snap["lines"])
+                             dirty=noop.changed_files(snap, root, hint=hint), lines=snap["lines"],
+                             target_lines=snap["targets"])
     from molt_build import shared_analysis
     found = shared_analysis.workspace_of(cwd)
     if found is None:

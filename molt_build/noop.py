@@ -122,6 +122,15 @@ def report_valid(root: str, sig: str, ident) -> None:
         server_state.report_valid(_path(root, "noop", sig), ident)
 
 
+def remember_file(path: str) -> None:
+    """Keep one marshal file in memory while it does not change on disk."""
+    got = read_marshal(path)          # (what is held, when the file did not change)
+    if got is not None:
+        _MEMO[path] = (got[1], got[0])
+    else:
+        _MEMO.pop(path, None)
+
+
 def remember(root: str, sig: str, limit: int = 16, kinds=("noop", "graph")) -> None:
     """Keep this request's snapshot and graph in memory (a server, a --watch loop):
     the next build of it reads neither file while they do not change on disk."""

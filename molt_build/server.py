@@ -338,6 +338,7 @@ class Server:
         noop.remember(self.root, sig, limit=MEMO_SNAPSHOTS, kinds=("noop",))
         from molt_build import analysis_cache
         analysis_cache.hold(noop.snapshot_file(self.root, "graph", sig))
+        noop.remember_file(os.path.join(self.root, STATE_DIR, "digests.marshal"))
         held = noop._MEMO.get(snapshot_path)
         known = server_state.INDEX.get(snapshot_path)
         if held is not None and self.watcher is not None and \
@@ -348,7 +349,8 @@ class Server:
                 del server_state.INDEX[path]
                 server_state.NOOP_LINES.pop(path, None)
         for path in list(analysis_cache.HELD):
-            if path not in noop._MEMO:
+            d, name = os.path.split(path)
+            if os.path.join(d, "noop-" + name[len("graph-"):]) not in noop._MEMO:
                 del analysis_cache.HELD[path]
 
     def _reap(self) -> None:
