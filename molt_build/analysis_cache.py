@@ -21,6 +21,7 @@ class CachedAnalysis:
     skipped: list[tuple[str, str]]                     # (config, label)
     toolchains: dict[str, ToolchainInfo]
     prior: dict[str, tuple[str, list]]                 # identity -> (key, outputs)
+    encoded: dict | None = None                        # the data it was decoded from (encode reuses it)
 
 
 def _label(text: str) -> Label:
@@ -30,6 +31,8 @@ def _label(text: str) -> Label:
 
 def encode(result, prior: dict[str, tuple[str, list]]) -> dict:
     """`result` is an AnalysisResult (or a CachedAnalysis being carried forward)."""
+    if isinstance(result, CachedAnalysis) and result.encoded is not None:
+        return {**result.encoded, "prior": prior}
     if isinstance(result, CachedAnalysis):
         actions, top, skipped, toolchains = result.actions, result.top_level, result.skipped, result.toolchains
     else:
@@ -103,4 +106,4 @@ def decode(data: dict) -> CachedAnalysis | None:
                                    sandbox_paths=tuple(sp), pass_env=tuple(pe), private_pass_env=tuple(ppe))
                   for n, (fp, env, penv, tf, td, ver, runner, rp, sp, pe, ppe) in data["toolchains"].items()}
     return CachedAnalysis(actions, [tuple(t) for t in data["top"]], [tuple(s) for s in data["skipped"]],
-                          toolchains, data["prior"])
+                          toolchains, data["prior"], {k: v for k, v in data.items() if k != "prior"})

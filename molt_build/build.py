@@ -278,7 +278,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
             remote.close()
         executor.close()
         progress.finish()
-        digests.save()
+        server_state.after_reply(digests.save)
         try:
             s = stats or sched.stats
             cache.record_build(plan.root, "build", 0 if s.failed == 0 and stats else 1, s,
@@ -333,7 +333,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                           f"median {rss['median_kb'] / 1024:.1f} MiB over {rss['measured']} tests\n")
         outcome.exit_code = testing.exit_code(ok, tests)
     if ok and req.use_cache:
-        _snapshot(plan, req, cwd, graph, sched)
+        server_state.after_reply(lambda: _snapshot(plan, req, cwd, graph, sched))
 
 
 def key_policy(rlimit_mb: int):
@@ -385,15 +385,22 @@ def _snapshot(plan: _Plan, req: BuildRequest, cwd: str, graph, sched) -> None:
     finished = sched.finished_events
     lines = plan.delta.merged_lines(finished) if plan.delta is not None else \
         [finished.get(i) for i in range(len(graph.nodes))]
-    known = None
+    known = files = None
     if snap is not None and plan.dirty is not None:   # files this build did not touch keep their stat
         moved = plan.dirty | sched.dirty | sched.materialized
-        known = {rel: ident for rel, ident in snap["files"] if rel not in moved}
+        if plan.delta is not None:        # the same actions: the same files
+            try:
+                files = noop.carried_files(plan.root, snap["files"], moved, set(outputs))
+            except OSError:
+                return
+        else:
+            known = {rel: ident for rel, ident in snap["files"] if rel not in moved}
     try:
         noop.save(plan.root, _signature(req, plan.root, cwd), cache_dir=plan.cache_dir,
                   build_files=build_files, abs_files=abs_files, dirs=dirs, sources=sources,
                   outputs=outputs, targets=[(t[0], t[1]) for t in plan.top_level], lines=lines,
-                  graph=analysis_cache.encode(plan.analysis, sched.results), known=known, env=env)
+                  graph=analysis_cache.encode(plan.analysis, sched.results), known=known, env=env,
+                  target_lines=plan.target_lines, files=files)
     except OSError:
         pass
     if plan.loader is not None:      # a fresh analysis: share it with other checkouts of this cache

@@ -198,11 +198,14 @@ def changed_files(snap: dict, root: str, first_only: bool = False, hint=None) ->
 def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_files: list[str],
          dirs: dict[str, int], sources: list[str], outputs: list[str],
          targets: list[tuple[str, str]], lines: list[str], graph: dict,
-         known: dict[str, tuple] | None = None, env: dict | None = None) -> bool:
+         known: dict[str, tuple] | None = None, env: dict | None = None,
+         target_lines: list[str] | None = None, files: list | None = None) -> bool:
     """Record what a successful build depended on. BUILD files or directories modified
     in the same clock tick as the build make it unusable (nothing is written); such
     sources are recorded as always-changed, so the next build looks at them. `known`
-    holds identities already checked by this build for files it did not touch."""
+    holds identities already checked by this build for files it did not touch; `files`
+    (path, identity) of all of them, when the caller has them (carried from the last
+    snapshot); `target_lines`, the encoded targets when they did not change."""
     known = known or {}
     now = time.time_ns()
     analysis = []
@@ -219,21 +222,14 @@ def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_fil
             if now - mtime < RACY_NS:
                 return False
             dir_entries.append((rel, mtime))
-        files = []
-        for rel in dict.fromkeys(outputs):
-            ident = known.get(rel)
-            files.append((rel, ident if ident is not None else _ident(os.stat(os.path.join(root, rel)))))
-        for rel in dict.fromkeys(sources):
-            ident = known.get(rel)
-            if ident is None or ident == DIRTY:
-                st = os.stat(os.path.join(root, rel))
-                ident = DIRTY if now - st.st_mtime_ns < RACY_NS else _ident(st)
-            files.append((rel, ident))
+        if files is None:
+            files = _files(root, now, outputs, sources, known)
     except OSError:
         return False
     snap = {"v": SNAPSHOT_VERSION, "root": root, "cache_dir": cache_dir, "analysis": analysis, "env": env or {},
             "dirs": dir_entries, "files": files,
-            "targets": [json.dumps({"label": l, "config": c}, separators=(",", ":"))[1:] for l, c in targets],
+            "targets": target_lines if target_lines is not None else
+            [json.dumps({"label": l, "config": c}, separators=(",", ":"))[1:] for l, c in targets],
             "lines": lines}
     os.makedirs(os.path.join(root, STATE_DIR), exist_ok=True)
     for kind, data in (("graph", graph), ("noop", snap)):  # graph first: noop names a valid graph
@@ -244,6 +240,35 @@ def save(root: str, sig: str, *, cache_dir: str, build_files: list[str], abs_fil
         os.replace(tmp, path)
     report_valid(root, sig, _ident(os.stat(path)))
     return True
+
+
+def _files(root: str, now: int, outputs: list[str], sources: list[str], known: dict) -> list:
+    """(path, stat identity) of the outputs and sources, for the snapshot. A source
+    modified this close to now is recorded as DIRTY: the next build looks at it."""
+    files = []
+    for rel in dict.fromkeys(outputs):
+        ident = known.get(rel)
+        files.append((rel, ident if ident is not None else _ident(os.stat(os.path.join(root, rel)))))
+    for rel in dict.fromkeys(sources):
+        ident = known.get(rel)
+        if ident is None or ident == DIRTY:
+            st = os.stat(os.path.join(root, rel))
+            ident = DIRTY if now - st.st_mtime_ns < RACY_NS else _ident(st)
+        files.append((rel, ident))
+    return files
+
+
+def carried_files(root: str, old: list, moved: set[str], outputs: set[str]) -> list:
+    """The last snapshot's files with those that moved stat'ed again (a build of the
+    same actions: the same files, in the same order)."""
+    now = time.time_ns()
+    files = []
+    for rel, ident in old:
+        if rel in moved or ident == DIRTY:
+            st = os.stat(os.path.join(root, rel))
+            ident = DIRTY if rel not in outputs and now - st.st_mtime_ns < RACY_NS else _ident(st)
+        files.append((rel, ident))
+    return files
 
 
 # ------------------------------------------------------------------ fast path

@@ -31,12 +31,15 @@ from molt_build.server_client import PROTOCOL, mount_namespace
 from molt_build.server_paths import install_identity, server_dir, socket_path
 
 IDLE_DEFAULT_S = 3 * 3600
+SETTLE_S = 3.0                     # how long a command waits for the snapshots of those that just replied
 ORPHAN_GRACE_S = 0.5               # a command whose client went away gets this long to end by itself
 MEMO_SNAPSHOTS = 8                 # build snapshots (and their graphs) kept in memory
 PRELOAD = ("molt_build.build", "molt_build.loading", "molt_build.analysis", "molt_build.analysis_cache",
            "molt_build.scheduler", "molt_build.executor", "molt_build.workspace", "molt_build.registry",
            "molt_build.action_cache", "molt_build.cas", "molt_build.testing", "molt_build.cli",
-           "molt_build.cli.build_cmd", "molt_build.cli.test_cmd", "molt_build.watch_loop")
+           "molt_build.cli.build_cmd", "molt_build.cli.test_cmd", "molt_build.watch_loop", "molt_build.entry",
+           "molt_build.delta", "molt_build.locks", "molt_build.remote_setup", "filelock", "secrets", "resource",
+           "encodings.utf_8_sig")
 log = logging.getLogger("moltb.server")
 
 
@@ -46,6 +49,7 @@ class _Command:
         self.report_r = report_r
         self.gen = gen
         self.buf = b""
+        self.replied = False      # its exit code went out; it is writing the next build's snapshot
 
 
 class Server:
@@ -215,9 +219,7 @@ class Server:
         gen = self.watcher.sync() if self.watcher is not None else None
         if self.watcher is not None and gen is None:
             log.warning("the watch did not answer: this command stats every file")
-        for key in list(self.sel.get_map().values()):       # reports of finished commands first
-            if key.data == "report":
-                self._read_report(key.fileobj)
+        self._settle()
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
@@ -273,9 +275,30 @@ class Server:
                     pass
             try:
                 _send(conn, {"exit": rc})
+                conn.close()
             except Exception:
                 pass
+            try:
+                os.write(report_w, b"replied\n")
+            except OSError:
+                pass
+            server_state.run_after_reply()
             os._exit(rc)
+
+    def _settle(self) -> None:
+        """Before a command starts: what finished commands reported, and the snapshots
+        of those that replied and are still writing them (a moment), so the new command
+        starts from them."""
+        for key in list(self.sel.get_map().values()):
+            if key.data == "report":
+                self._read_report(key.fileobj)
+        deadline = time.monotonic() + SETTLE_S
+        while any(c.replied for c in self.commands.values()) and time.monotonic() < deadline:
+            time.sleep(0.002)
+            for c in list(self.commands.values()):
+                if c.report_r >= 0:
+                    self._read_report(c.report_r, c)
+            self._reap()
 
     def _client_readable(self, pid: int) -> None:
         cmd = self.commands.get(pid)
@@ -319,6 +342,9 @@ class Server:
         cmd.buf += data
         *lines, cmd.buf = cmd.buf.split(b"\n")
         for line in lines:
+            if line == b"replied":
+                cmd.replied = True
+                continue
             path, *ident = line.decode().split("\t")
             if cmd.gen is not None and len(ident) == 3:
                 self.validated[path] = (tuple(int(x) for x in ident), cmd.gen)

@@ -12,7 +12,8 @@ import os
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 CURRENT: "RequestContext | None" = None     # set in a command process forked by the server
-CHECKS = {"stat": 0}                         # paths stat'ed to validate snapshots (the event log says how many)
+CHECKS = {"stat": 0}
+_AFTER_REPLY: list = []                         # paths stat'ed to validate snapshots (the event log says how many)
 
 
 INDEX: dict[str, tuple] = {}   # snapshot path -> (identity, watch's symlink version, its files by path, always stat'ed)
@@ -99,6 +100,25 @@ def index_snapshot(snapshot_path: str, ident: tuple, snap: dict, watcher) -> Non
 def noop_lines(snapshot_path: str, ident: tuple) -> str | None:
     held = NOOP_LINES.get(snapshot_path)
     return held[1] if held is not None and held[0] == ident else None
+
+
+def after_reply(fn) -> None:
+    """Bookkeeping for the next build (snapshots, the digest cache): in a command run by
+    the server it runs after the exit code went to the client (a server killed
+    meanwhile loses only the shortcut: the files are replaced whole or not at all);
+    elsewhere at once."""
+    if CURRENT is not None and CURRENT.report_fd is not None:
+        _AFTER_REPLY.append(fn)
+    else:
+        fn()
+
+
+def run_after_reply() -> None:
+    while _AFTER_REPLY:
+        try:
+            _AFTER_REPLY.pop(0)()
+        except Exception:        # noqa: BLE001 - the command has answered; the shortcut is lost
+            pass
 
 
 def event_fields() -> dict:
