@@ -22,6 +22,8 @@ class CachedAnalysis:
     toolchains: dict[str, ToolchainInfo]
     prior: dict[str, tuple[str, list]]                 # identity -> (key, outputs)
     encoded: dict | None = None                        # the data it was decoded from (encode reuses it)
+    build_view: tuple | None = None                    # made ahead by the server (delta.prepare)
+    build_index: object = None
 
 
 def _label(text: str) -> Label:
@@ -71,8 +73,9 @@ def load(path: str) -> CachedAnalysis | None:
     return decode(got[0]) if got is not None and got[0] else None
 
 
-def hold(path: str) -> None:
-    """Keep the graph file's analysis decoded (the server: its commands inherit it)."""
+def hold(path: str, lines: list | None = None) -> None:
+    """Keep the graph file's analysis decoded (the server: its commands inherit it),
+    with what a build of it from the snapshot's `lines` needs made ahead."""
     from molt_build.noop import read_marshal
     got = read_marshal(path)
     held = HELD.get(path)
@@ -80,6 +83,9 @@ def hold(path: str) -> None:
         return
     cached = decode(got[0]) if got[0] else None
     if cached is not None:
+        if lines is not None:
+            from molt_build.delta import prepare
+            prepare(cached, lines)
         HELD[path] = (got[1], cached)
 
 

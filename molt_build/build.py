@@ -86,10 +86,12 @@ def run_build(req: BuildRequest, err=None) -> BuildOutcome:
     try:
         plan = cached or _analyze(ws, req, cwd)
         if req.command == "build":   # test targets are built, their runs are `moltb test`'s
-            markers = {o.path for a in plan.actions if a.test for o in a.outputs}
-            plan.actions = [a for a in plan.actions if not a.test]
-            plan.top_level = [(l, c, [p for p in paths if p not in markers], exe)
-                              for l, c, paths, exe in plan.top_level]
+            from molt_build.delta import build_view
+            view = getattr(plan.analysis, "build_view", None)
+            if view is not None and view[0] is plan.actions:
+                plan.actions, plan.top_level = view[1], view[2]
+            else:
+                plan.actions, plan.top_level = build_view(plan.actions, plan.top_level)
         outcome.analysis = plan.analysis
         outcome.plan = plan
         if plan.target_lines is not None:     # from the snapshot, already encoded
@@ -226,7 +228,8 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     weights = cache.last_durations() if plan.prior is None and len(plan.actions) > 1 else None
     if req.command == "build" and req.use_cache and not req.explain:
         from molt_build.delta import narrow
-        plan.delta = narrow(plan.actions, plan.prior, plan.dirty, plan.lines)
+        plan.delta = narrow(plan.actions, plan.prior, plan.dirty, plan.lines,
+                            getattr(plan.analysis, "build_index", None))
     delta = plan.delta
     graph = ActionGraph(plan.actions if delta is None else [plan.actions[i] for i in delta.run], weights,
                         prebuilt=delta.generated if delta is not None else ())

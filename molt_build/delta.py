@@ -35,23 +35,40 @@ class Delta:
         return lines
 
 
-def narrow(actions: list, prior: dict | None, dirty: set[str] | None, lines: list | None) -> Delta | None:
+class GraphIndex:
+    """What `narrow` needs to know of a graph: who reads and who writes each file, each
+    action's identity, and the actions that run whatever changed (tests, actions with
+    no last result). Made per build, or once by the server for the graphs it holds."""
+
+    def __init__(self, actions: list, prior: dict, lines: list):
+        self.actions, self.prior, self.lines = actions, prior, lines
+        self.consumers: dict[str, list[int]] = {}
+        self.producer: dict[str, int] = {}
+        self.identities: list[str] = []
+        self.always: set[int] = set()
+        for i, a in enumerate(actions):
+            ident = action_identity(a)
+            self.identities.append(ident)
+            if a.test or ident not in prior or lines[i] is None:
+                self.always.add(i)
+            for f in a.inputs:
+                self.consumers.setdefault(f.locator, []).append(i)
+            for o in a.outputs:
+                self.producer[o.path] = i
+
+    def fits(self, actions: list, prior: dict, lines: list) -> bool:
+        return actions is self.actions and prior is self.prior and lines is self.lines
+
+
+def narrow(actions: list, prior: dict | None, dirty: set[str] | None, lines: list | None,
+           index: GraphIndex | None = None) -> Delta | None:
     """The actions the changed files reach, or None when all of them should be scheduled."""
     if prior is None or dirty is None or lines is None or len(lines) != len(actions) or not actions:
         return None
-    consumers: dict[str, list[int]] = {}
-    producer: dict[str, int] = {}
-    seeds: set[int] = set()
-    identities = []
-    for i, a in enumerate(actions):
-        ident = action_identity(a)
-        identities.append(ident)
-        if a.test or ident not in prior or lines[i] is None:
-            seeds.add(i)
-        for f in a.inputs:
-            consumers.setdefault(f.locator, []).append(i)
-        for o in a.outputs:
-            producer[o.path] = i
+    if index is None or not index.fits(actions, prior, lines):
+        index = GraphIndex(actions, prior, lines)
+    consumers, producer, identities = index.consumers, index.producer, index.identities
+    seeds = set(index.always)
     for path in dirty:
         seeds.update(consumers.get(path, ()))
         if path in producer:
@@ -76,3 +93,22 @@ def narrow(actions: list, prior: dict | None, dirty: set[str] | None, lines: lis
                     generated[path] = (digest, exe)
     results = {identities[i]: prior[identities[i]] for i in outside}
     return Delta(run, outside, generated, results, lines)
+
+
+def build_view(actions: list, top_level: list) -> tuple[list, list]:
+    """What `moltb build` schedules of a graph: not the test runs (those are `moltb
+    test`'s), and the targets' outputs without the test runs' markers."""
+    markers = {o.path for a in actions if a.test for o in a.outputs}
+    if not markers:
+        return actions, top_level
+    return [a for a in actions if not a.test], \
+        [(l, c, [p for p in paths if p not in markers], exe) for l, c, paths, exe in top_level]
+
+
+def prepare(cached, lines: list) -> None:
+    """For a graph the server holds: its build view and index, made before a command
+    needs them (the command inherits them)."""
+    actions, top = build_view(cached.actions, cached.top_level)
+    cached.build_view = (cached.actions, actions, top)
+    if len(lines) == len(actions):
+        cached.build_index = GraphIndex(actions, cached.prior, lines)
