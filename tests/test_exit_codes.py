@@ -184,8 +184,9 @@ def run_with_bug(ws, where: str, *args, cwd=None):
             f"def bug(*a, **k):\n    raise RuntimeError('something impossible happened')\n"
             f"setattr({'m.' + owner if owner else 'm'}, {name!r}, bug)\n"
             f"sys.argv = ['moltb', *{list(args)!r}]\nfrom molt_build.entry import main\nmain()\n")
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ws.root, env=ws.env(), capture_output=True,
-                          text=True, timeout=60)
+    # The bug is patched into this process: the command must run in it, not in a server.
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ws.root, env=ws.env(MOLTB_SERVER="0"),
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_a_bug_during_a_build_exits_37_and_the_log_records_37(ws):
