@@ -291,3 +291,15 @@ def _read_some(proc, lines: list[str]) -> list[str]:
     if chunk:
         lines.extend(chunk.splitlines(keepends=True))
     return lines
+
+
+def test_the_client_imports_nothing_heavy(sws):
+    """The client's start is what every command pays: no pydantic, typer, rich or networkx."""
+    sws.write(_copies(2))
+    ok(sws.run("build", "//src:all"))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "molt_build", "build", "//src:all"],
+                       cwd=sws.root, env=sws.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported = {l.split("|")[-1].strip().split(".")[0] for l in r.stderr.splitlines() if l.startswith("import time:")}
+    assert "molt_build" in imported and sws.started()["server"]["request"] == 2
+    assert not imported & {"pydantic", "typer", "rich", "networkx", "sqlite3", "sqlite_utils"}, imported
