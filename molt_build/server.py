@@ -250,6 +250,7 @@ class Server:
                 _close_quietly(c.conn.fileno())
             _adopt_stdio(msg.get("fds", []), fds)
             os.chdir(msg["cwd"])
+            _adopt_settings(msg)
             os.environ.clear()
             os.environ.update(msg["env"])
             sys.argv = ["moltb", *msg["argv"]]
@@ -461,6 +462,27 @@ def _close_quietly(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+def _adopt_settings(msg: dict) -> None:
+    """The client's umask and resource limits (as far as this process may take them:
+    a limit above the server's own hard limit stays at that)."""
+    import resource
+    if isinstance(msg.get("umask"), int):
+        os.umask(msg["umask"])
+    for name, (soft, hard) in (msg.get("rlimits") or {}).items():
+        which = getattr(resource, name, None)
+        if which is None:
+            continue
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            try:
+                _, own_hard = resource.getrlimit(which)
+                cap = own_hard if hard == resource.RLIM_INFINITY else min(hard, own_hard)
+                resource.setrlimit(which, (cap if soft == resource.RLIM_INFINITY else min(soft, cap), cap))
+            except (ValueError, OSError):
+                pass
 
 
 def _adopt_stdio(names: list[int], fds: list[int]) -> None:

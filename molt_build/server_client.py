@@ -126,7 +126,7 @@ def _frame(msg: dict) -> bytes:
 def _request(sock: socket.socket, msg: dict, identity: str, pass_stdio: bool) -> int | str | None:
     """Send one command; its exit code, "restart" (the server runs another moltb), or
     None (the server went away before taking the command)."""
-    msg = {**msg, "protocol": PROTOCOL, "identity": identity, "mount_ns": mount_namespace()}
+    msg = {**msg, "protocol": PROTOCOL, "identity": identity, "mount_ns": mount_namespace(), **process_settings()}
     fds = [fd for fd in (0, 1, 2) if _is_open(fd)] if pass_stdio else []
     msg["fds"] = fds
     try:
@@ -185,6 +185,23 @@ def _read_messages(sock: socket.socket, child=None):
             if child is not None and "child" in m:
                 child[0] = int(m["child"])
             yield m
+
+
+_LIMITS = ("RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_FSIZE",
+           "RLIMIT_CPU", "RLIMIT_NPROC")
+
+
+def process_settings() -> dict:
+    """What the command's process takes from the client besides its environment: the
+    umask and the resource limits (a CI job's `ulimit -v` holds in the server too)."""
+    import resource
+    mask = os.umask(0)
+    os.umask(mask)
+    limits = {}
+    for name in _LIMITS:
+        if hasattr(resource, name):
+            limits[name] = resource.getrlimit(getattr(resource, name))
+    return {"umask": mask, "rlimits": limits}
 
 
 def mount_namespace() -> str:

@@ -303,3 +303,16 @@ def test_the_client_imports_nothing_heavy(sws):
     imported = {l.split("|")[-1].strip().split(".")[0] for l in r.stderr.splitlines() if l.startswith("import time:")}
     assert "molt_build" in imported and sws.started()["server"]["request"] == 2
     assert not imported & {"pydantic", "typer", "rich", "networkx", "sqlite3", "sqlite_utils"}, imported
+
+
+def test_the_command_has_the_clients_umask_and_limits(sws):
+    sws.write({"BUILD.toml": HEADER, "p/BUILD.toml":
+               '[w]\nrule = "genrule"\nouts = ["w.txt"]\ncmd = "ulimit -n > $@; umask >> $@"\n'
+               '[x]\nrule = "genrule"\nouts = ["x.txt"]\ncmd = "touch $@"\n'})
+    ok(sws.run("build", "//p:x"))        # the server runs
+    r = subprocess.run(["sh", "-c", f"ulimit -n 321; umask 027; exec {sys.executable} -m molt_build build //p:w"],
+                       cwd=sws.root, env=sws.env(MOLTB_NO_FASTPATH="1"), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sws.started()["server"]["pid"] == sws.info()["pid"]
+    lines = sws.out("p/w.txt").read_text().split()
+    assert lines[0] == "321" and lines[1].endswith("27"), lines
