@@ -47,7 +47,8 @@ class FileWatcher:
         self.symlink_version = 0            # changes when `symlinks` does
         self.closed = False
         self._wd_dir: dict[int, str] = {}   # watch descriptor -> directory relative to root ("" is the root)
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
+        self._waiters = 0                   # threads in sync() or wait_change(): only then notify
         self._cookies_seen: set[str] = set()
         self._cookie_n = 0
         self._cookie_wd = -1
@@ -103,7 +104,7 @@ class FileWatcher:
             return None
         try:
             with self._cond:
-                if not self._cond.wait_for(lambda: name in self._cookies_seen or self.closed, timeout):
+                if not self._wait(lambda: name in self._cookies_seen or self.closed, timeout):
                     return None
                 self._cookies_seen.discard(name)
                 return None if self.closed else self.gen
@@ -131,7 +132,7 @@ class FileWatcher:
             checked = self.gen
             return False
         with self._cond:
-            if not self._cond.wait_for(ready, timeout):
+            if not self._wait(ready, timeout):
                 return None
             return self.gen
 
@@ -181,22 +182,33 @@ class FileWatcher:
                 if top:
                     self._mark(child)
 
-    def _mark(self, rel: str) -> None:
+    def _mark(self, rel: str, parent: str | None = None) -> None:
+        """Count a change of `rel` (and of its directory's listing, `parent`)."""
         with self._cond:
-            self.gen += 1
-            self.changed[rel] = self.gen
-            recent = self._recent
-            recent.append((self.gen, rel))
+            changed, recent = self.changed, self._recent
+            for path in (rel, parent) if parent is not None else (rel,):
+                self.gen += 1
+                changed[path] = self.gen
+                recent.append((self.gen, path))
             if len(recent) > 200_000:      # keep the newest half; an older `since` sees a loss
                 self._trimmed_gen = recent[99_999][0]
                 del recent[:100_000]
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _lose(self) -> None:
         with self._cond:
             self.gen += 1
             self.lost_gen = self.gen
             self._cond.notify_all()
+
+    def _wait(self, predicate, timeout):
+        """Condition.wait_for, counted so that events notify only while someone waits."""
+        self._waiters += 1
+        try:
+            return self._cond.wait_for(predicate, timeout)
+        finally:
+            self._waiters -= 1
 
     # ------------------------------------------------------------- watchdog callbacks
 
@@ -208,8 +220,7 @@ class FileWatcher:
                     self._cookies_seen.add(name)
                     self._cond.notify_all()
             return
-        with self._cond:
-            parent = self._wd_dir.get(event.wd)
+        parent = self._wd_dir.get(event.wd)      # (a dict read: atomic)
         if parent is None:
             return
         if event.mask & (IN.IN_DELETE_SELF | IN.IN_MOVE_SELF):
@@ -218,9 +229,8 @@ class FileWatcher:
             return
         name = os.fsdecode(event.name)
         rel = f"{parent}/{name}" if parent else name
-        self._mark(rel)
-        if event.mask & (IN.IN_CREATE | IN.IN_DELETE | IN.IN_MOVED_FROM | IN.IN_MOVED_TO):
-            self._mark(parent or ".")  # its listing (globs) changed with it
+        listing = event.mask & (IN.IN_CREATE | IN.IN_DELETE | IN.IN_MOVED_FROM | IN.IN_MOVED_TO)
+        self._mark(rel, (parent or ".") if listing else None)   # a listing (globs) changes with it
         if event.mask & (IN.IN_CREATE | IN.IN_MOVED_TO):
             if os.path.islink(os.path.join(self.root, rel)):
                 with self._cond:
