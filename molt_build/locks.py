@@ -6,6 +6,11 @@ and polls until the lock is free, then finds the result in the cache. The holder
 commits the cache row before it releases the lock, so "free" means "result visible"
 (or "holder died": an OS lock dies with its process, and the waiter runs the action).
 
+A lock is an flock(2) on `<key>.lock`. Its holder unlinks the file before it unlocks,
+so a process that locked the file once it was unlinked sees that the path no longer
+names what it locked, and starts over on a new file: two processes never both hold
+one key.
+
 Lock files live on tmpfs when there is one (creating a file there costs ~15 µs
 against ~150 µs on ext4), in a directory named by the cache directory's identity
 (device and inode), so every process on this machine using that cache meets there
@@ -13,6 +18,7 @@ whatever path it reached the cache by. `MOLTB_LOCK_DIR` overrides.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 
 from molt_build.dirs import ATTEMPTS, make_dir
@@ -31,49 +37,57 @@ def lock_dir(cache_dir: str) -> str:
 
 
 class KeyLocks:
-    """Non-blocking per-key locks (filelock: fcntl locks the OS releases on death)."""
+    """Non-blocking per-key locks (flock: the OS releases them when the holder dies)."""
 
     def __init__(self, cache_dir: str):
         self.dir = lock_dir(cache_dir)
         make_dir(self.dir)
-        self._held: dict[str, object] = {}
-        self._filelock = None
+        self._held: dict[str, int] = {}      # key -> the descriptor that holds its lock
 
     def try_acquire(self, key: str) -> bool:
         if key in self._held:
             return True
-        if self._filelock is None:
-            import filelock  # imported on the first action that must run, not on hits
-            self._filelock = filelock
-        lock = self._filelock.FileLock(os.path.join(self.dir, key + ".lock"), blocking=False,
-                                       thread_local=False)
-        try:
-            for attempt in range(ATTEMPTS):
-                try:
-                    lock.acquire()
-                    break
-                except (FileNotFoundError, FileExistsError):
-                    # The directory went with another process's last lock (FileExistsError:
-                    # while filelock was making it again, see dirs.make_dir).
-                    if attempt == ATTEMPTS - 1:
-                        raise
-                    make_dir(self.dir)
-        except self._filelock.Timeout:
-            return False
-        self._held[key] = lock
-        return True
+        path = os.path.join(self.dir, key + ".lock")
+        for attempt in range(ATTEMPTS):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            except FileNotFoundError:
+                # The directory went with another process's last lock: make it again.
+                if attempt == ATTEMPTS - 1:
+                    raise
+                make_dir(self.dir)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                st = os.stat(path)
+                fst = os.fstat(fd)
+                current = (st.st_ino, st.st_dev) == (fst.st_ino, fst.st_dev)
+            except FileNotFoundError:
+                current = False
+            if current:
+                self._held[key] = fd
+                return True
+            os.close(fd)        # its holder unlinked it before unlocking: take the new file
+        return False
 
     def release(self, key: str) -> None:
-        lock = self._held.pop(key, None)
-        if lock is not None:
-            lock.release()
-            # Remove the file so lock files do not pile up. A process that opened it
-            # just before sees, once it holds the lock, that the inode was unlinked
-            # (filelock checks st_nlink) and starts over on a new file.
-            try:
-                os.unlink(os.path.join(self.dir, key + ".lock"))
-            except OSError:
-                pass
+        fd = self._held.pop(key, None)
+        if fd is None:
+            return
+        # Unlinked while still locked (lock files do not pile up), then unlocked: whoever
+        # locks the old file after this finds it gone from its path and starts over.
+        try:
+            os.unlink(os.path.join(self.dir, key + ".lock"))
+        except OSError:
+            pass
+        os.close(fd)
 
     def release_all(self) -> None:
         """Release every lock; the directory goes too when no other process has one."""
