@@ -153,8 +153,9 @@ class CAS:
             self.put_file(src, digest, executable, move=True)
             return digest
         with open(src, "rb") as f:
-            head = f.read(SMALL)
-            if len(head) < SMALL:               # small (most outputs): hash first, write only if new
+            want = min(os.fstat(f.fileno()).st_size + 1, SMALL)    # not a 1 MiB buffer for a small file
+            head = f.read(want)
+            if len(head) < want:                # small (most outputs): hash first, write only if new
                 digest = xxhash.xxh3_128_hexdigest(head)
                 self._retry(lambda: self._write_new(head, digest, executable))
                 os.unlink(src)

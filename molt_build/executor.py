@@ -1,9 +1,12 @@
-"""The local executor: runs one action in a fresh sandbox and moves its declared
-outputs into the CAS. It sits behind a small interface (`execute`, `cancel_all`) so
-a remote executor can take its place."""
+"""The local executor: runs one action in a sandbox (an exec root holding only its
+declared inputs, scrubbed and reused from one action to the next: sandbox.py) and
+moves its declared outputs into the CAS. It sits behind a small interface (`execute`, or `start` and
+`finish`, and `cancel_all`) so a remote executor can take its place."""
 from __future__ import annotations
 
+import errno
 import os
+import select
 import shutil
 import signal
 import stat
@@ -23,6 +26,7 @@ from molt_build.tools import interpreter_paths
 MAX_CAPTURE = 1 << 20
 RM = shutil.which("rm", path=os.defpath) or "/bin/rm"      # not the user's PATH: exec roots are removed by the system rm
 TRASH_BATCH = 64
+OUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 # `ulimit -v` (KiB) then exec: caps the address space of the action and its children
 # without a Python pre-exec hook (which would force fork instead of vfork).
 RLIMIT_SH = 'ulimit -v "$0" && exec "$@"'
@@ -83,7 +87,33 @@ def _read_tail(path: str) -> bytes:
         return b""
 
 
+@dataclass(slots=True, eq=False)
+class Running:
+    """A spawn whose process was started (`LocalExecutor.start`); `finish` collects it
+    once the process has exited."""
+
+    spawn: Spawn
+    sb: Sandbox
+    proc: subprocess.Popen
+    started: float                        # monotonic
+    deadline: float | None                # when its timeout kills it (monotonic), or None
+    ns: bool                              # in the namespace sandbox
+    light: bool                           # in the light sandbox: what it leaves running is killed
+    linked_blobs: list[tuple[str, str, int]]   # generated inputs staged as symlinks: (rel, blob, inode)
+    oom_before: int
+    pidfd: int = -1                       # readable once the process exited (-1: none, polled)
+    timed_out: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
 class LocalExecutor:
+    """Runs spawns as local processes. `execute` runs one and waits for it; a runner
+    that keeps several going calls `start`, waits for their exits itself (`pidfd`,
+    else `exited`) and `finish`es each."""
+
     def __init__(self, sandbox_base: str, cas: CAS, workspace_root: str, sandbox: str = "auto", on_mode=None):
         self.sandbox_base = sandbox_base
         self.requested = sandbox
@@ -92,13 +122,22 @@ class LocalExecutor:
         self.cas = cas
         self.workspace_dev = device_of(workspace_root)
         self.cas_dev = device_of(cas.root if os.path.isdir(cas.root) else os.path.dirname(cas.root))
-        self._procs: set[subprocess.Popen] = set()
+        self._running: set[Running] = set()
+        self._idle: list[Sandbox] = []          # exec roots of finished actions, scrubbed when taken
+        self._devnull = -1
         self._reaper: subprocess.Popen | None = None
         self._trash: list[str] = []
         self._removers: list[subprocess.Popen] = []
         self._lock = threading.Lock()
         self.cancelled = False
         os.makedirs(sandbox_base, exist_ok=True)
+
+    def settle_mode(self) -> None:
+        """Decide the sandbox (on the first action); an error is reported by `start`."""
+        try:
+            self._settle_mode()
+        except MoltbError:
+            pass
 
     def _settle_mode(self) -> None:
         with self._lock:
@@ -110,6 +149,20 @@ class LocalExecutor:
             self._on_mode(mode, why)
 
     def execute(self, spawn: Spawn) -> SpawnResult:
+        """Run one spawn to its end."""
+        r = self.start(spawn)
+        if isinstance(r, SpawnResult):
+            return r
+        try:
+            wait_exit(r, self.expire)
+        except BaseException:
+            self.abandon(r)
+            raise
+        return self.finish(r)
+
+    def start(self, spawn: Spawn) -> Running | SpawnResult:
+        """Stage the spawn's exec root and start its process; a SpawnResult when it
+        could not start (its exec root is discarded then)."""
         if self.cancelled:
             return SpawnResult(-1, cancelled=True)
         if not self.mode:
@@ -118,13 +171,34 @@ class LocalExecutor:
             except MoltbError as e:
                 return SpawnResult(-1, error=str(e))
         try:
-            sb = Sandbox(self.sandbox_base)
+            sb = self._take()
         except OSError as e:
             return SpawnResult(-1, error=f"cannot create the sandbox under {self.sandbox_base}: {e}")
         try:
-            return self._run(sb, spawn)
-        finally:
+            r = self._launch(sb, spawn)
+        except BaseException:
             self._discard(sb.root)
+            raise
+        if isinstance(r, SpawnResult):
+            self._discard(sb.root)
+        return r
+
+    def _take(self) -> Sandbox:
+        """A scrubbed exec root of an earlier action, else a new one."""
+        while True:
+            with self._lock:
+                sb = self._idle.pop() if self._idle else None
+            if sb is None:
+                return Sandbox(self.sandbox_base)
+            try:
+                sb.scrub()
+                return sb
+            except OSError:
+                self._discard(sb.root)          # what the action left cannot be removed: not reused
+
+    def _give_back(self, sb: Sandbox) -> None:
+        with self._lock:
+            self._idle.append(sb)
 
     def _discard(self, root: str) -> None:
         """Exec roots are removed in batches by one `rm -rf` in the background: removing
@@ -157,7 +231,17 @@ class LocalExecutor:
                 pass
 
     def close(self) -> None:
-        """Remove what is left of the exec roots (waits for the background removals)."""
+        """Kill what still runs, then remove what is left of the exec roots (waits for
+        the background removals)."""
+        for r in list(self._running):
+            self.abandon(r)
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for sb in idle:
+            self._discard(sb.root)
+        if self._devnull >= 0:
+            os.close(self._devnull)
+            self._devnull = -1
         with self._lock:
             if self._reaper:
                 try:
@@ -165,6 +249,7 @@ class LocalExecutor:
                     self._reaper.stdin.close()
                 except OSError:
                     pass
+                self._reaper.kill()        # nothing runs any more: no need to wait for it to read "."
                 self._reaper.wait()
         with self._lock:
             batch, self._trash = self._trash, []
@@ -172,19 +257,18 @@ class LocalExecutor:
             subprocess.run([RM, "-rf", "--", *batch], stdin=subprocess.DEVNULL)
         self._reap(block=True)
 
-    def _run(self, sb: Sandbox, spawn: Spawn) -> SpawnResult:
+    def _launch(self, sb: Sandbox, spawn: Spawn) -> Running | SpawnResult:
         ns = self.mode == "namespace" and spawn.sandboxed
         light = self.mode == "light" or (self.mode == "namespace" and not ns)
-        linked_blobs: list[tuple[str, str, int]] = []   # generated inputs staged as symlinks to the CAS
+        linked_blobs: list[tuple[str, str, int]] = []
         try:
+            sb.stage([rel for rel, _p, _d in spawn.sources] + [rel for rel, _p, _d in spawn.blobs], spawn.outputs)
             if not ns:       # namespace: bwrap mounts each input in place, read-only
                 for rel, abspath, digest in spawn.sources:
                     sb.link_input(rel, abspath, self.workspace_dev, digest)
                 for rel, blob, digest in spawn.blobs:
                     if not sb.link_input(rel, blob, self.cas_dev, digest):
                         linked_blobs.append((rel, blob, os.stat(blob).st_ino))
-            for rel in spawn.outputs:
-                sb.prepare_output(rel)
         except OSError as e:
             lost = [rel for rel, blob, _d in spawn.blobs if not os.path.exists(blob)]
             return SpawnResult(-1, error=f"cannot prepare the sandbox: {e}", lost=lost)
@@ -214,36 +298,104 @@ class LocalExecutor:
             argv = tuple(bwrap_argv(sb.root, inputs, read_only, spawn.writable, spawn.network, argv, binds))
             cwd = sb.root
         oom_before = oom_kills() if spawn.test else -1
-        start = time.monotonic()
+        started = time.monotonic()
         try:
-            with open(sb.stdout, "wb") as out, open(sb.stderr, "wb") as err:
-                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=out, stderr=err, start_new_session=True)
+            if self._devnull < 0:
+                self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            out = os.open(sb.stdout, OUT_FLAGS, 0o644)
+            try:
+                err = os.open(sb.stderr, OUT_FLAGS, 0o644)
+                try:
+                    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=self._devnull,
+                                            stdout=out, stderr=err, start_new_session=True)
+                finally:
+                    os.close(err)
+            finally:
+                os.close(out)
         except OSError as e:
             return SpawnResult(127, error=f"cannot start {argv[0]!r}: {e.strerror}")
+        r = Running(spawn, sb, proc, started, started + spawn.timeout if spawn.timeout else None, ns, light,
+                    linked_blobs, oom_before)
         with self._lock:
-            self._procs.add(proc)
+            self._running.add(r)
             self._tell_reaper(f"+{proc.pid}\n")
             if self.cancelled:          # Ctrl-C landed between the spawn and the line above
                 _kill_group(proc)
+        r.pidfd = _pidfd(proc.pid)
+        return r
+
+    def expire(self, r: Running) -> None:
+        """Its timeout passed: kill it (its exit then comes as any other)."""
+        r.timed_out = True
+        _kill_group(r.proc)
+
+    def abandon(self, r: Running) -> None:
+        """Kill it, reap it and drop its exec root (an interrupted build)."""
+        with self._lock:
+            if r not in self._running:
+                return                      # collected already
+        _kill_group(r.proc)
         try:
-            code, rss, timed_out, stray = _wait(proc, spawn.timeout, count_stray=spawn.test and light,
-                                                kill_stray=light)
+            self._collect(r, count_stray=False)
         finally:
-            with self._lock:
-                self._procs.discard(proc)
-                self._tell_reaper(f"-{proc.pid}\n")
-        duration = time.monotonic() - start
+            self._give_back(r.sb)
+
+    def _collect(self, r: Running, count_stray: bool) -> tuple[int, int, int]:
+        """(exit code, max RSS in KiB, processes left in its group) of a process whose
+        group leader exited, or is killed and exits now. The leader is reaped last, so
+        its ID cannot be reused while what it left behind is counted and killed. The
+        RSS from wait4 also counts this process's memory up to the child's exec, so it
+        is only a ceiling (see rss_exec.py)."""
+        with self._lock:
+            if r not in self._running:
+                return r.proc.returncode if r.proc.returncode is not None else -1, 0, 0
+            self._running.discard(r)
+        stray = 0
+        if r.light:
+            if count_stray:
+                while not exited(r):       # the leader first (it was killed: it is on its way)
+                    time.sleep(POLL_S)
+                stray = _group_members(r.pid)
+            _kill_group(r.proc)
+        with self._lock:
+            self._tell_reaper(f"-{r.pid}\n")
+        if r.pidfd >= 0:
+            os.close(r.pidfd)
+            r.pidfd = -1
+        while True:
+            try:
+                _pid, status, usage = os.wait4(r.pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:      # reaped elsewhere (cannot happen in moltb itself)
+                return r.proc.wait(), 0, stray
+        code = os.waitstatus_to_exitcode(status)
+        r.proc.returncode = code
+        return code, usage.ru_maxrss, stray
+
+    def finish(self, r: Running) -> SpawnResult:
+        """The result of a spawn whose process exited, its outputs stored in the CAS."""
+        try:
+            return self._finish(r)
+        finally:
+            self._give_back(r.sb)
+
+    def _finish(self, r: Running) -> SpawnResult:
+        spawn, sb, ns, light = r.spawn, r.sb, r.ns, r.light
+        code, rss, stray = self._collect(r, count_stray=spawn.test and light)
+        timed_out = r.timed_out
         res = SpawnResult(code, stdout=_read_tail(sb.stdout), stderr=_read_tail(sb.stderr),
-                          duration=duration, timed_out=timed_out, cancelled=self.cancelled, peak_kb=rss)
+                          duration=time.monotonic() - r.started, timed_out=timed_out, cancelled=self.cancelled,
+                          peak_kb=rss)
         if spawn.measure_rss:
             res.max_rss_kb = _read_int(os.path.join(sb.root, "test.rss")) or \
                 _read_int(os.path.join(sb.root, "rss")) or rss
             res.peak_kb = max(res.peak_kb, res.max_rss_kb)
         if spawn.test:
             self._test_verdict(res, spawn, sb, stray if not ns else _read_int(os.path.join(sb.root, "leftovers")),
-                               oom_before)
-        vanished = [rel for rel, blob, ino in linked_blobs if _inode(blob) != ino]
+                               r.oom_before)
+        vanished = [rel for rel, blob, ino in r.linked_blobs if _inode(blob) != ino]
         if vanished and not res.cancelled:
             # The cache lost an input while the action read it (a concurrent `cache clear`
             # or `prune`): whatever it made may be partial, even with exit 0. Run it again.
@@ -299,55 +451,52 @@ class LocalExecutor:
     def cancel_all(self) -> None:
         self.cancelled = True
         with self._lock:
-            procs = list(self._procs)
-        for p in procs:
-            _kill_group(p)
+            running = list(self._running)
+        for r in running:
+            _kill_group(r.proc)
 
 
-def _wait(proc: subprocess.Popen, timeout: float | None, count_stray: bool = False,
-          kill_stray: bool = False) -> tuple[int, int, bool, int]:
-    """(exit code, max RSS in KiB, timed out, processes left in its group). The RSS
-    from wait4 also counts this process's memory up to the child's exec, so it is only
-    a ceiling (see rss_exec.py). The group's leader is waited for without being reaped
-    first, so its ID cannot be reused while what it left behind is counted and killed."""
-    fired = threading.Event()
+POLL_S = 0.002          # how often a process without a pidfd is checked for its exit
+_PIDFD = [hasattr(os, "pidfd_open")]
 
-    def expire():
-        fired.set()
-        _kill_group(proc)
 
-    timer = threading.Timer(timeout, expire) if timeout else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
-    stray = 0
-    try:
-        if count_stray or kill_stray:
-            while True:
-                try:
-                    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-                    break
-                except InterruptedError:
-                    continue
-                except ChildProcessError:
-                    break
-            if count_stray:
-                stray = _group_members(proc.pid)
-            _kill_group(proc)
-        while True:
-            try:
-                _pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            except InterruptedError:
-                continue
-            except ChildProcessError:      # reaped elsewhere (cannot happen in moltb itself)
-                return proc.wait(), 0, fired.is_set(), stray
-    finally:
-        if timer is not None:
-            timer.cancel()
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code
-    return code, usage.ru_maxrss, fired.is_set(), stray
+def _pidfd(pid: int) -> int:
+    """A descriptor that turns readable when the process exits (Linux 5.3+), else -1."""
+    if _PIDFD[0]:
+        try:
+            return os.pidfd_open(pid)
+        except OSError as e:
+            if e.errno != errno.EMFILE:
+                _PIDFD[0] = False     # not on this kernel (or not allowed): poll instead
+    return -1
+
+
+def exited(r: Running) -> bool:
+    """Its process exited (it is not reaped: `finish` does that)."""
+    while True:
+        try:
+            info = os.waitid(os.P_PID, r.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return True
+        return info is not None and info.si_pid != 0
+
+
+def wait_exit(r: Running, expire) -> None:
+    """Block until its process exits; `expire(r)` when its deadline passes first."""
+    while True:
+        now = time.monotonic()
+        if r.deadline is not None and not r.timed_out and now >= r.deadline:
+            expire(r)
+        left = None if r.deadline is None or r.timed_out else r.deadline - now
+        if r.pidfd >= 0:
+            if select.select([r.pidfd], [], [], left)[0]:
+                return
+        elif exited(r):
+            return
+        else:
+            time.sleep(POLL_S if left is None else min(POLL_S, left))
 
 
 def _inode(path: str) -> int:

@@ -20,15 +20,15 @@ class KeyClaims:
 
     def claim(self, node: Node, ready: Ready, take_hit) -> Ready | None:
         """`ready` when this process may run it; None when it waits for another process
-        or was just cached by one (`take_hit(node, key, hit)` finishes it)."""
+        or was just cached by one. `take_hit(node, key, hit or None, components)` sees
+        what the cache holds once the lock is held, and finishes the node from a hit."""
         if self.locks is None:
             return ready
         if not self.locks.try_acquire(ready.key):
             ready.waiting_since = time.monotonic()
             self.waiting.append((node, ready))
             return None
-        hit = self.cache.lookup(ready.key)
-        if hit is not None and take_hit(node, ready.key, hit):
+        if take_hit(node, ready.key, self.cache.lookup(ready.key), ready.components):
             self.locks.release(ready.key)
             return None
         return ready
@@ -43,8 +43,7 @@ class KeyClaims:
             waited = time.monotonic() - ready.waiting_since
             self.stats.lock_waits += 1
             self.stats.lock_wait_s += waited
-            hit = self.cache.lookup(ready.key)
-            if hit is not None and take_hit(node, ready.key, hit):
+            if take_hit(node, ready.key, self.cache.lookup(ready.key), ready.components):
                 self.locks.release(ready.key)
                 outcome = "cached"
             else:

@@ -1,11 +1,15 @@
 """Human output: a Ninja-style status line on a terminal (`[done/total] Compiling
-//pkg:t foo.c`, rewritten in place), plain lines otherwise."""
+//pkg:t foo.c`, rewritten in place), plain lines otherwise. Plain lines are written
+in batches (at most LINES_EVERY_S apart, and before any other message): one write per
+action would wake a log reader per action."""
 from __future__ import annotations
 
 import os
 import shutil
 import sys
 import time
+
+LINES_EVERY_S = 0.1
 
 
 class Progress:
@@ -23,6 +27,7 @@ class Progress:
             self.color = self.tty and "NO_COLOR" not in os.environ
         self._last = 0.0
         self._line_open = False
+        self._lines: list[str] = []        # plain lines not written yet
         self.width = shutil.get_terminal_size((100, 20)).columns if self.tty else 0
 
     def red(self, s: str) -> str:
@@ -36,11 +41,22 @@ class Progress:
             if self.tty and not self.quiet:
                 self._status("", force)
             return
-        text = f"[{self.done}/{self.total}] {message}"
         if self.tty:
             self._status(message, True)
-        else:
-            self.stream.write(text + "\n")
+            return
+        self._lines.append(f"[{self.done}/{self.total}] {message}\n")
+        now = time.monotonic()
+        if now - self._last >= LINES_EVERY_S:
+            self._last = now
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the plain lines held back (the scheduler calls this while it waits)."""
+        if self._lines:
+            text = "".join(self._lines)
+            self._lines = []
+            self.stream.write(text)
+            self.stream.flush()
 
     def _status(self, message: str, force: bool) -> None:
         now = time.monotonic()
@@ -56,6 +72,7 @@ class Progress:
 
     def print(self, text: str) -> None:
         """A whole message (failure output, warnings): clears the status line first."""
+        self.flush()
         if self._line_open:
             self.stream.write("\r\x1b[K")
             self._line_open = False
@@ -63,6 +80,7 @@ class Progress:
         self.stream.flush()
 
     def finish(self) -> None:
+        self.flush()
         if self._line_open:
             self.stream.write("\r\x1b[K")
             self._line_open = False

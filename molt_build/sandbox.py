@@ -1,14 +1,17 @@
-"""Exec roots: a fresh directory per action holding only its declared inputs.
+"""Exec roots: a directory per running action holding only its declared inputs.
 
 The action's cwd is the exec root, laid out like the workspace (`pkg/a.c`,
 `moltb-out/<config>/pkg/...`), so an undeclared relative path is simply not there.
 
-Directory creation and removal dominate the cost of a small action on a journaling
-file system (about 0.1 ms per mkdir and 0.2 ms per rmdir on ext4 here, against
-0.013 ms on tmpfs), so exec roots live on tmpfs (`/dev/shm`) when there is one, or
-under `$MOLTB_SANDBOX_DIR`, else in the cache directory. Inputs are hard links when
-the exec root shares a file system with them (a link is only a directory entry), else
-symlinks; outputs are copied into the CAS across file systems.
+Exec roots live on the cache's file system (`<cache>/sandbox`, or `$MOLTB_SANDBOX_DIR`):
+an output moves into the CAS by a rename, whatever its size, and inputs are hard links
+(a link is only a directory entry) where they share that file system, else symlinks.
+
+An exec root is reused by the actions that run after it. Before it is handed to the
+next one it is scrubbed (`scrub`): every file goes, and every directory the action
+made; then `stage` leaves exactly the directories the next action's inputs and
+outputs need. Consecutive actions of one shape (a package's compiles) make and remove
+no directory at all, which matters: on ext4 a mkdir costs ~30 µs and an rmdir ~80 µs.
 """
 from __future__ import annotations
 
@@ -20,21 +23,29 @@ import threading
 
 _seq = itertools.count()
 _seq_lock = threading.Lock()
-TMPFS = "/dev/shm"
 
 
 def sandbox_base(cache_dir: str) -> str:
-    """Where exec roots go: $MOLTB_SANDBOX_DIR, else tmpfs, else the cache directory."""
+    """Where exec roots go: $MOLTB_SANDBOX_DIR, else beside the CAS in the cache directory."""
     env = os.environ.get("MOLTB_SANDBOX_DIR")
     if env:
         return os.path.abspath(env)
-    if os.path.isdir(TMPFS) and os.access(TMPFS, os.W_OK | os.X_OK):
-        return os.path.join(TMPFS, f"moltb-sandbox-{os.getuid()}")
     return os.path.join(cache_dir, "sandbox")
 
 
+def needed_dirs(paths) -> set[str]:
+    """The directories (relative, '' for the exec root itself) that `paths` need."""
+    need = {""}
+    for rel in paths:
+        d = os.path.dirname(rel)
+        while d not in need:
+            need.add(d)
+            d = os.path.dirname(d)
+    return need
+
+
 class Sandbox:
-    """One action's exec root."""
+    """One exec root (`x/`) with its own `tmp/` and the action's stdout and stderr."""
 
     def __init__(self, base: str):
         with _seq_lock:
@@ -44,19 +55,23 @@ class Sandbox:
         self.tmp = os.path.join(self.root, "tmp")
         self.stdout = os.path.join(self.root, "stdout")
         self.stderr = os.path.join(self.root, "stderr")
-        os.makedirs(self.exec_root)
+        os.mkdir(self.root)
+        os.mkdir(self.exec_root)
         os.mkdir(self.tmp)
         self.dev = os.stat(self.root).st_dev
-        self._dirs: set[str] = {self.exec_root}
-        self.input_stats: list[tuple[str, str, int, int]] = []
+        self._dirs: set[str] = {""}          # directories under x/ (relative) that are there
+        self.input_stats: list[tuple[str, str, int, int, int, str]] = []
 
-    def _parent(self, rel: str) -> str:
-        dst = os.path.join(self.exec_root, rel)
-        d = os.path.dirname(dst)
-        if d not in self._dirs:
-            os.makedirs(d, exist_ok=True)
-            self._dirs.add(d)
-        return dst
+    def stage(self, inputs, outputs) -> None:
+        """Leave exactly the directories the inputs and outputs need (the exec root was
+        scrubbed: nothing else is in it)."""
+        need = needed_dirs(itertools.chain(inputs, outputs))
+        x = self.exec_root
+        for d in sorted(self._dirs - need, key=len, reverse=True):      # deepest first
+            os.rmdir(os.path.join(x, d))
+        for d in sorted(need - self._dirs, key=len):                    # parents first
+            os.mkdir(os.path.join(x, d))
+        self._dirs = need
 
     def _link(self, src: str, dst: str, src_dev: int) -> bool:
         """Hard link (True) or, across file systems, symlink (False)."""
@@ -71,9 +86,10 @@ class Sandbox:
         return False
 
     def link_input(self, rel: str, src: str, src_dev: int, digest: str) -> bool:
-        """Stage an input; False when it is a symlink (its content can vanish with the
-        original, e.g. a CAS blob removed by `cache clear` while the action runs)."""
-        dst = self._parent(rel)
+        """Stage an input (its directory is staged); False when it is a symlink (its
+        content can vanish with the original, e.g. a CAS blob removed by `cache clear`
+        while the action runs)."""
+        dst = os.path.join(self.exec_root, rel)
         hard = self._link(src, dst, src_dev)
         st = os.stat(dst)
         self.input_stats.append((rel, dst, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest))
@@ -97,11 +113,52 @@ class Sandbox:
                 continue  # removed from the exec root: the original is intact
         return bad
 
-    def prepare_output(self, rel: str) -> str:
-        return self._parent(rel)
-
     def output_path(self, rel: str) -> str:
         return os.path.join(self.exec_root, rel)
+
+    def scrub(self) -> None:
+        """Remove what the last action left: its inputs' links, files it wrote, the
+        directories it made, its test status files; keep the staged directories.
+        Raises OSError when something cannot be removed (the sandbox is then dropped)."""
+        self.input_stats = []
+        with os.scandir(self.root) as it:
+            for e in it:
+                if e.name in ("x", "tmp"):
+                    keep = e.is_dir(follow_symlinks=False)
+                elif e.name in ("stdout", "stderr"):
+                    # Truncated by the next action's start: only while it is our own file
+                    # (not a link the action put there to a file that is not its own).
+                    keep = e.is_file(follow_symlinks=False) and e.stat(follow_symlinks=False).st_nlink == 1
+                else:
+                    keep = False
+                if not keep:
+                    _remove(e)
+        if not os.path.isdir(self.exec_root) or os.path.islink(self.exec_root):
+            raise OSError(errno.ENOENT, "the exec root is gone", self.exec_root)
+        with os.scandir(self.tmp) as it:
+            for e in it:
+                _remove(e)
+        kept: set[str] = set()
+        self._scrub(self.exec_root, "", kept)
+        self._dirs = kept
+
+    def _scrub(self, path: str, rel: str, kept: set[str]) -> None:
+        kept.add(rel)
+        with os.scandir(path) as it:
+            entries = list(it)
+        for e in entries:
+            r = f"{rel}/{e.name}" if rel else e.name
+            if r in self._dirs and e.is_dir(follow_symlinks=False):
+                self._scrub(e.path, r, kept)
+            else:
+                _remove(e)
+
+
+def _remove(e: os.DirEntry) -> None:
+    if e.is_dir(follow_symlinks=False):
+        shutil.rmtree(e.path)
+    else:
+        os.unlink(e.path)
 
 
 def device_of(path: str) -> int:

@@ -7,6 +7,11 @@ handed to the runner (runner.py: local processes in a sandbox, or another runner
 Failures are values: recorded, dependents marked unmet, and with `keep_going` the rest
 goes on. Failed test runs follow retry_policy.py. Ctrl-C kills every running process
 group and ends with exit 8.
+
+While every slot is busy, the next actions are prepared (keyed, looked up, claimed)
+ahead of time, and when an action succeeds the next prepared one starts before the
+finished one's results are recorded: a slot idles only for the work a start itself
+takes.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 
 from molt_build.action_cache import ActionCache, ActionResult
 from molt_build.action_status import MissingInput, compute_key, unchanged_since_last_run, unusable_hit
@@ -64,6 +70,9 @@ class Scheduler(CacheHealing):
         self._solo_running: int | None = None          # the node running alone
         self.tests: dict[int, TestOutcome] = {}         # node id -> result of a test run
         self._runnable: list[tuple[Node, Ready]] = []  # claimed after a wait, or retried: run next
+        self._prepared: deque[tuple[Node, Ready]] = deque()   # prepared while the slots were busy
+        self._held: list[dict] | None = None           # action_started lines held back (see run)
+        self._expect_hit = True                         # the last lookup hit (see _prepare)
         # Incremental mode: each action's last key and outputs, and the files whose stat
         # moved since then. Outputs that came out different this time join `dirty`.
         self.prior = prior
@@ -89,7 +98,7 @@ class Scheduler(CacheHealing):
         try:
             while True:
                 if self.claims.waiting and running < self.runner.capacity and not self._stop:
-                    self._runnable.extend(self.claims.poll(self._take_hit))
+                    self._runnable.extend(self.claims.poll(self._claimed_hit))
                 running += self._start_ready()
                 if self._solo and running == 0 and not self._stop:
                     # A run killed for memory goes again with nothing else running.
@@ -106,12 +115,24 @@ class Scheduler(CacheHealing):
                     time.sleep(wait)
                     self._maybe_flush()
                     continue
+                self._prepare_ahead()
                 done = self.runner.next_result(wait)
                 if done is None:
                     self._maybe_flush()
                     continue
                 running -= 1
-                self._finished(*done)
+                node, ready, res = done
+                self.resources.give(ready.need)
+                if isinstance(res, SpawnResult) and res.ok:
+                    self._held = []         # its action_started line goes after this one's action_finished
+                    running += self._start_ready(prepared_only=True)
+                try:
+                    self._finished(node, ready, res)
+                finally:
+                    if self._held is not None:
+                        held, self._held = self._held, None
+                        for fields in held:
+                            self.events.emit("action_started", **fields)
                 self._maybe_flush()
         except KeyboardInterrupt:
             self.runner.cancel_all()
@@ -130,15 +151,20 @@ class Scheduler(CacheHealing):
         self._flush()
         return self.stats
 
-    def _start_ready(self) -> int:
-        """Start what is ready while CPU slots and RAM allow; how many started."""
+    def _start_ready(self, prepared_only: bool = False) -> int:
+        """Start what is ready while CPU slots and RAM allow; how many started.
+        `prepared_only`: only what is prepared already."""
         started = 0
-        while (self._deferred or self.plan.has_ready() or self._runnable) and self.resources.has_cpu() \
+        while (self._deferred or self._runnable or self._prepared or
+               (self.plan.has_ready() and not prepared_only)) and self.resources.has_cpu() \
                 and not self._stop and not self._solo and self._solo_running is None:
             if self._deferred:
                 (node, ready), self._deferred = self._deferred, None
             elif self._runnable:
                 node, ready = self._runnable.pop()
+            elif self._prepared:
+                node, ready = self._prepared.popleft()
+                ready = self.claims.claim(node, ready, self._claimed_hit)     # claimed only now
             else:
                 node = self.plan.pop()
                 ready = self._prepare(node)
@@ -152,8 +178,18 @@ class Scheduler(CacheHealing):
             self._submit(node, ready)
         return started
 
+    def _prepare_ahead(self) -> None:
+        """Prepare up to one action per slot before waiting for a slot to free. They are
+        claimed when they start: another process may run what this one cannot yet."""
+        while len(self._prepared) < self.runner.capacity and self.plan.has_ready() and not self._stop \
+                and not self._solo and self._solo_running is None and self._deferred is None:
+            node = self.plan.pop()
+            ready = self._prepare(node, claim=False)
+            if ready is not None:
+                self._prepared.append((node, ready))
+
     def _finished(self, node: Node, ready: Ready, res: SpawnResult | BaseException) -> None:
-        self.resources.give(ready.need)
+        """Record a result (the resources it held are given back already)."""
         if self.trace is not None:
             self.trace.counter("RAM in use (MiB)", time.monotonic(), self.resources.ram_used)
         if node.id == self._solo_running:
@@ -178,8 +214,12 @@ class Scheduler(CacheHealing):
         self.resources.take(ready.need)
         ready.started = time.monotonic()
         self.runner.submit(node, ready)
-        self.events.emit("action_started", label=str(node.action.owner), mnemonic=node.action.mnemonic,
-                         key=ready.key, ram_mb=ready.need.ram_mb, ram_in_use_mb=self.resources.ram_used, **extra)
+        fields = dict(label=str(node.action.owner), mnemonic=node.action.mnemonic, key=ready.key,
+                      ram_mb=ready.need.ram_mb, ram_in_use_mb=self.resources.ram_used, **extra)
+        if self._held is not None:
+            self._held.append(fields)
+        else:
+            self.events.emit("action_started", **fields)
         if self.trace is not None:
             self.trace.counter("RAM in use (MiB)", ready.started, self.resources.ram_used)
 
@@ -193,6 +233,7 @@ class Scheduler(CacheHealing):
         if now - self._last_flush >= (RELEASE_EVERY_S if self.claims.awaiting_commit else FLUSH_EVERY_S):
             self._flush()
             self.events.flush()
+            self.progress.flush()
             self._last_flush = now
 
     # ------------------------------------------------------------- preparation
@@ -221,8 +262,9 @@ class Scheduler(CacheHealing):
                     self.dirty.add(path)
         self.results[node.identity] = (key, [list(o) for o in outputs])
 
-    def _prepare(self, node: Node) -> Ready | None:
-        """Compute the key; finish from the cache when possible, else build the spawn."""
+    def _prepare(self, node: Node, claim: bool = True) -> Ready | None:
+        """Compute the key; finish from the cache when possible, else build the spawn
+        (and claim its key, unless `claim` is False)."""
         cfg = self.config
         if self.prior is not None and cfg.use_cache and self._up_to_date(node):
             return None
@@ -243,8 +285,11 @@ class Scheduler(CacheHealing):
             return None
         key, text, env, tc = keyed.key, keyed.components, keyed.env, keyed.toolchain
         prepared = None
-        if cfg.use_cache:
+        # Once lookups miss (a cold build), the one after the claim's lock is enough.
+        lock_first = self.claims.locks is not None and self.remote is None and not self._expect_hit
+        if cfg.use_cache and not lock_first:
             hit = self.cache.lookup(key)
+            self._expect_hit = hit is not None
             if hit is not None and self._take_hit(node, key, hit):
                 self.cache.remember(node.identity, key, text, hit.duration, hit.peak_kb)
                 return None
@@ -268,7 +313,16 @@ class Scheduler(CacheHealing):
             spawn.read_only = (*tc.sandbox_paths, *tc.tool_dirs)
             spawn.writable = tuple(v for v in tc.private_env.values() if os.path.isabs(v))
         ready = Ready(key, text, spawn, remote=prepared, keyed=keyed)
-        return self.claims.claim(node, ready, self._take_hit)
+        return self.claims.claim(node, ready, self._claimed_hit) if claim else ready
+
+    def _claimed_hit(self, node: Node, key: str, hit: ActionResult | None, components: str) -> bool:
+        """The lookup once the key's lock is held (after another process ran it, or
+        the only one: see _prepare)."""
+        self._expect_hit = hit is not None
+        if hit is None or not self._take_hit(node, key, hit):
+            return False
+        self.cache.remember(node.identity, key, components, hit.duration, hit.peak_kb)
+        return True
 
     def _take_hit(self, node: Node, key: str, hit: ActionResult, status: str = "cached") -> bool:
         why = unusable_hit(node.action, hit, self.config.measure_rss)

@@ -136,6 +136,35 @@ def test_files_written_into_a_reused_directory_do_not_leak(ws):
 
 
 @pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_directories_staged_for_an_earlier_action_are_gone_for_the_next(ws, sandbox):
+    """Exec roots are reused (-j 1: one of them): x's input directory pkg1/ and the
+    directory x made are not there when b runs, empty or not, nor x's output (b reads
+    only y's)."""
+    ws.write(build_file("""\
+        [x]
+        rule = "genrule"
+        srcs = ["pkg1/deep/in.txt"]
+        outs = ["x.txt"]
+        cmd = "mkdir made && cat $< > $@"
+
+        [y]
+        rule = "genrule"
+        srcs = [":x"]
+        outs = ["y.txt"]
+        cmd = "cat $< > $@"
+
+        [b]
+        rule = "genrule"
+        srcs = [":y"]
+        outs = ["b.txt"]
+        cmd = "for d in pkg1 made moltb-out/native-dev/x.txt; do if [ -e $$d ]; then echo LEAKED $$d >&2; exit 1; fi; done; find . -type d | sort > $@"
+        """)).write({"pkg1/deep/in.txt": "hello\n"})
+    r = ws.run("build", "//:b", "-j", "1", f"--sandbox={sandbox}")
+    assert r.returncode == 0, r.stderr
+    assert ws.out("b.txt").read_text().split() == [".", "./moltb-out", "./moltb-out/native-dev"]
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
 def test_action_writing_to_its_source_input_fails_or_cannot(ws, sandbox):
     # In the light sandbox inputs are links to the workspace (root ignores read-only
     # modes), so moltb cannot stop the write; it detects it and fails the action instead
