@@ -19,7 +19,7 @@ def main() -> None:
             if server_client.wanted(args[0], args[1:]):
                 rc = server_client.run(args)
                 if rc is not None:
-                    sys.exit(rc)
+                    _exit_now(rc)
         sys.exit(run_here(args))
     except KeyboardInterrupt:
         sys.stderr.write("\nERROR: interrupted\n")
@@ -27,6 +27,18 @@ def main() -> None:
     except Exception as e:      # never a traceback: 36 for the machine, 37 for a bug (crash.py)
         from molt_build import crash
         sys.exit(crash.handle(e, command=" ".join(args[:1])))
+
+
+def _exit_now(rc: int) -> None:
+    """Exit without tearing the interpreter down (the client has nothing to clean up:
+    its command ran elsewhere)."""
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(rc)
 
 
 def run_here(args: list[str]) -> int:

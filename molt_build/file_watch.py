@@ -90,6 +90,20 @@ class FileWatcher:
                 return None
             return {p for p, g in self.changed.items() if g > gen}
 
+    def changed_after(self, gen: int) -> set[str]:
+        """The paths with an event after `gen` (without the lock: for a process forked
+        from the watcher's, which reads a frozen copy). The newest events first, from
+        the log while it reaches back that far, else from the whole record."""
+        recent = self._recent
+        if self._trimmed_gen <= gen:
+            out = set()
+            for g, p in reversed(recent):
+                if g <= gen:
+                    return out
+                out.add(p)
+            return out
+        return {p for p, g in self.changed.items() if g > gen}
+
     def sync(self, timeout: float = 2.0) -> int | None:
         """Wait until every change made before this call has been counted; the current
         generation, or None when the watch does not answer in time."""

@@ -64,7 +64,7 @@ class RequestContext:
         since = known[1]
         index = INDEX.get(snapshot_path)
         index = index[2:] if index is not None and index[0] == ident and index[1] == w.symlink_version else None
-        return Hint({p for p, g in w.changed.items() if g > since}, w.watched, index)
+        return Hint(w.changed_after(since), w.watched, index)
 
     def report_valid(self, snapshot_path: str, ident: tuple) -> None:
         """This snapshot matched the files as of this command's generation."""
