@@ -370,26 +370,8 @@ class Server:
         name = os.path.basename(snapshot_path)
         if not (name.startswith("noop-") and name.endswith(".marshal")):
             return
-        sig = name[len("noop-"):-len(".marshal")]
-        noop.remember(self.root, sig, limit=MEMO_SNAPSHOTS, kinds=("noop",))
-        from molt_build import analysis_cache
-        held = noop._MEMO.get(snapshot_path)
-        analysis_cache.hold(noop.snapshot_file(self.root, "graph", sig),
-                            held[1].get("lines") if held is not None else None)
+        server_state.hold_build(self.root, name[len("noop-"):-len(".marshal")], self.watcher, MEMO_SNAPSHOTS)
         noop.remember_file(os.path.join(self.root, STATE_DIR, "digests.marshal"))
-        held = noop._MEMO.get(snapshot_path)
-        known = server_state.INDEX.get(snapshot_path)
-        if held is not None and self.watcher is not None and \
-                (known is None or known[:2] != (held[0], self.watcher.symlink_version)):
-            server_state.index_snapshot(snapshot_path, held[0], held[1], self.watcher)
-        for path in list(server_state.INDEX):
-            if path not in noop._MEMO:
-                del server_state.INDEX[path]
-                server_state.NOOP_LINES.pop(path, None)
-        for path in list(analysis_cache.HELD):
-            d, name = os.path.split(path)
-            if os.path.join(d, "noop-" + name[len("graph-"):]) not in noop._MEMO:
-                del analysis_cache.HELD[path]
 
     def _reap(self) -> None:
         while self.commands:

@@ -97,6 +97,29 @@ def index_snapshot(snapshot_path: str, ident: tuple, snap: dict, watcher) -> Non
     NOOP_LINES[snapshot_path] = (ident, noop_log_lines(snap))
 
 
+def hold_build(root: str, sig: str, watcher, limit: int = 16) -> None:
+    """Keep a request's snapshot, its decoded graph, what an edit build of it needs and
+    its index in memory (the server, for the commands it forks; a --watch loop, for its
+    next round)."""
+    from molt_build import analysis_cache, noop
+    noop.remember(root, sig, limit=limit, kinds=("noop",))
+    path = noop.snapshot_file(root, "noop", sig)
+    held = noop._MEMO.get(path)
+    analysis_cache.hold(noop.snapshot_file(root, "graph", sig), held[1].get("lines") if held else None)
+    known = INDEX.get(path)
+    if held is not None and watcher is not None and \
+            (known is None or known[:2] != (held[0], watcher.symlink_version)):
+        index_snapshot(path, held[0], held[1], watcher)
+    for p in list(INDEX):
+        if p not in noop._MEMO:
+            del INDEX[p]
+            NOOP_LINES.pop(p, None)
+    for p in list(analysis_cache.HELD):
+        d, name = os.path.split(p)
+        if os.path.join(d, "noop-" + name[len("graph-"):]) not in noop._MEMO:
+            del analysis_cache.HELD[p]
+
+
 def noop_lines(snapshot_path: str, ident: tuple) -> str | None:
     held = NOOP_LINES.get(snapshot_path)
     return held[1] if held is not None and held[0] == ident else None

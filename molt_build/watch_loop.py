@@ -59,7 +59,7 @@ def watch(req) -> int:
             err.write(f"[watch] round {rounds}: {'ok' if rc == 0 else f'exit {rc}'} in {time.monotonic() - t0:.2f} s "
                       f"({counts}); waiting for changes, Ctrl-C to stop\n")
             err.flush()
-            relevant = _relevant(root, req, cwd)
+            relevant = _relevant(root, req, cwd, watcher)
             if watcher is not None:
                 _wait_watch(watcher, ctx.gen, relevant)
             else:
@@ -85,18 +85,20 @@ def _watcher(root: str):
         return None, str(e)
 
 
-def _snapshot(root: str, req, cwd: str) -> dict | None:
+def _snapshot(root: str, req, cwd: str, watcher=None) -> dict | None:
+    """The request's snapshot, held (with its graph decoded and indexed) for the next
+    round while it does not change on disk."""
     from molt_build.build import request_sig
     sig = request_sig(req, root, cwd)
-    noop.remember(root, sig)          # the next round reads it (and its graph) from memory
+    server_state.hold_build(root, sig, watcher)
     return noop.load(root, sig)
 
 
-def _relevant(root: str, req, cwd: str):
+def _relevant(root: str, req, cwd: str, watcher):
     """Which changed paths start a round: what the last round's result depended on, or
     (when it left no record, e.g. it failed) anything outside moltb's own directories."""
     out = OUT_DIR + "/"
-    snap = _snapshot(root, req, cwd)
+    snap = _snapshot(root, req, cwd, watcher)
     if snap is None:
         return lambda rel: not rel.startswith(out) and rel != OUT_DIR
     paths = {rel for rel, _ in snap["files"] if not rel.startswith(out)}
