@@ -9,6 +9,7 @@ short `BEGIN IMMEDIATE` transactions with a busy timeout and retries, so several
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -50,6 +51,12 @@ CREATE INDEX IF NOT EXISTS actions_last_used ON actions(last_used);
 """
 SCHEMA_VERSION = 3
 _DIGEST = re.compile(r"[0-9a-f]{32}")
+_quote = json.encoder.encode_basestring_ascii       # a str as json.dumps writes it
+
+
+def _number(x) -> str:
+    """A number as json.dumps writes it."""
+    return repr(x) if isinstance(x, int) or math.isfinite(x) else json.dumps(x)
 
 
 @dataclass(slots=True)
@@ -66,10 +73,14 @@ class ActionResult:
     peak_kb: int = 0      # the action's peak RSS as the kernel saw it (the scheduler's RAM estimate)
 
     def encode(self) -> str:
-        row = [self.outputs, self.exit_code, self.stdout, self.stderr, round(self.duration, 4)]
+        """The row's JSON, written by hand (once per executed action): what
+        json.dumps(row, separators=(",", ":")) writes."""
+        q = _quote
+        outs = ",".join(f"[{q(p)},{q(d)},{int(n)},{'true' if x else 'false'}]" for p, d, n, x in self.outputs)
+        text = f"[[{outs}],{int(self.exit_code)},{q(self.stdout)},{q(self.stderr)},{_number(round(self.duration, 4))}"
         if self.status or self.max_rss_kb or self.peak_kb:
-            row += [self.status, self.max_rss_kb, self.peak_kb]
-        return json.dumps(row, separators=(",", ":"))
+            text += f",{q(self.status)},{int(self.max_rss_kb)},{int(self.peak_kb)}"
+        return text + "]"
 
     @classmethod
     def decode(cls, text: str) -> "ActionResult":

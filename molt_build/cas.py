@@ -113,11 +113,15 @@ class CAS:
         mode = EXECUTABLE if executable else READ_ONLY
 
         def write() -> str:
-            if self.has(digest, executable):
+            try:
+                found = os.lstat(dst).st_mode      # one lstat: there, absent, or not a blob
+            except OSError:
+                found = None
+            if found is not None and stat.S_ISREG(found):
                 if move:
                     os.unlink(src)
                 return dst
-            if os.path.lexists(dst):
+            if found is not None:
                 _unlink_quietly(dst)            # not a regular file: never a blob
             self._dir_for(dst)
             if move:

@@ -1,6 +1,6 @@
-"""What the scheduler reports of each finished action and test run to the event log:
-`action_finished` for a success (hand-encoded: it is written once per action, and
-for the no-op snapshot's replay) and `test_result`."""
+"""What the scheduler reports of each action and test run to the event log:
+`action_started` and `action_finished` for a success (hand-encoded: each is written
+once per action, and the latter for the no-op snapshot's replay) and `test_result`."""
 from __future__ import annotations
 
 import json
@@ -15,13 +15,23 @@ class RunReports:
         self.finished_lines: dict[int, str] = {}     # node id -> its line, as a cached replay
         self._mnemonics: dict[str, str] = {}
 
+    def _mnemonic(self, mnemonic: str) -> str:
+        mn = self._mnemonics.get(mnemonic)
+        if mn is None:
+            mn = self._mnemonics[mnemonic] = json.dumps(mnemonic)
+        return mn
+
+    def started_tail(self, node: Node, key: str, ram_mb: int, ram_in_use_mb: int, extra: dict) -> str:
+        """The fields of its `action_started` line (for `EventLog.emit_raw`)."""
+        more = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in extra.items())
+        return (f'"label":"{node.action.owner}","mnemonic":{self._mnemonic(node.action.mnemonic)},"key":"{key}",'
+                f'"ram_mb":{ram_mb},"ram_in_use_mb":{ram_in_use_mb}{more}}}')
+
     def success(self, node: Node, key: str, status: str, duration: float, worker: str = "") -> None:
         # Labels and keys need no JSON escaping (their syntax excludes quotes and
         # backslashes); the mnemonic is encoded once per distinct value.
         a = node.action
-        mn = self._mnemonics.get(a.mnemonic)
-        if mn is None:
-            mn = self._mnemonics[a.mnemonic] = json.dumps(a.mnemonic)
+        mn = self._mnemonic(a.mnemonic)
         head = f'"label":"{a.owner}","mnemonic":{mn},"key":"{key}","status":'
         where = f',"worker":{json.dumps(worker)}' if worker else ""
         self.events.emit_raw("action_finished", f'{head}"{status}","duration":{duration}{where}}}')

@@ -71,7 +71,7 @@ class Scheduler(CacheHealing):
         self.tests: dict[int, TestOutcome] = {}         # node id -> result of a test run
         self._runnable: list[tuple[Node, Ready]] = []  # claimed after a wait, or retried: run next
         self._prepared: deque[tuple[Node, Ready]] = deque()   # prepared while the slots were busy
-        self._held: list[dict] | None = None           # action_started lines held back (see run)
+        self._held: list[str] | None = None            # action_started lines held back (see run)
         self._expect_hit = True                         # the last lookup hit (see _prepare)
         # Incremental mode: each action's last key and outputs, and the files whose stat
         # moved since then. Outputs that came out different this time join `dirty`.
@@ -131,8 +131,8 @@ class Scheduler(CacheHealing):
                 finally:
                     if self._held is not None:
                         held, self._held = self._held, None
-                        for fields in held:
-                            self.events.emit("action_started", **fields)
+                        for tail in held:
+                            self.events.emit_raw("action_started", tail)
                 self._maybe_flush()
         except KeyboardInterrupt:
             self.runner.cancel_all()
@@ -214,12 +214,11 @@ class Scheduler(CacheHealing):
         self.resources.take(ready.need)
         ready.started = time.monotonic()
         self.runner.submit(node, ready)
-        fields = dict(label=str(node.action.owner), mnemonic=node.action.mnemonic, key=ready.key,
-                      ram_mb=ready.need.ram_mb, ram_in_use_mb=self.resources.ram_used, **extra)
+        tail = self.reports.started_tail(node, ready.key, ready.need.ram_mb, self.resources.ram_used, extra)
         if self._held is not None:
-            self._held.append(fields)
+            self._held.append(tail)
         else:
-            self.events.emit("action_started", **fields)
+            self.events.emit_raw("action_started", tail)
         if self.trace is not None:
             self.trace.counter("RAM in use (MiB)", ready.started, self.resources.ram_used)
 

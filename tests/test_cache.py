@@ -242,3 +242,21 @@ def test_concurrent_builds_sharing_a_cache_run_an_action_once(make_ws, tmp_path)
     assert pa.returncode == 0 and pb.returncode == 0, ea + eb
     assert a.out("s.txt").read_text() == b.out("s.txt").read_text() == "done\n"
     assert runs.read_text().count("run") == 1
+
+
+def test_a_result_row_is_written_as_json_dumps_writes_it():
+    """ActionResult.encode is written by hand (once per executed action): the same text
+    json.dumps gives, for odd paths, large sizes, and the optional test fields."""
+    import json
+    from molt_build.action_cache import ActionResult
+    rows = [ActionResult([("out/a b\"\u00e9\\.txt", "0" * 32, 4, False), ("x", "f" * 32, 10 ** 12, True)], 0, "",
+                         "a" * 32, 0.12345678),
+            ActionResult([], 0, "", "", 0),
+            ActionResult([("p", "1" * 32, 1, True)], 0, "", "", 3.0, "XFAIL", 12, 99),
+            ActionResult([("p", "1" * 32, 1, True)], 0, "", "", 1e-7)]
+    for r in rows:
+        row = [r.outputs, r.exit_code, r.stdout, r.stderr, round(r.duration, 4)]
+        if r.status or r.max_rss_kb or r.peak_kb:
+            row += [r.status, r.max_rss_kb, r.peak_kb]
+        assert r.encode() == json.dumps(row, separators=(",", ":"))
+        assert ActionResult.decode(r.encode()).outputs == r.outputs
