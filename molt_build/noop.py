@@ -125,23 +125,18 @@ def report_valid(root: str, sig: str, ident) -> None:
 def remember_file(path: str) -> None:
     """Keep one marshal file in memory while it does not change on disk."""
     got = read_marshal(path)          # (what is held, when the file did not change)
+    _MEMO.pop(path, None)             # (re-inserted last: the newest are kept longest)
     if got is not None:
         _MEMO[path] = (got[1], got[0])
-    else:
-        _MEMO.pop(path, None)
 
 
 def remember(root: str, sig: str, limit: int = 16, kinds=("noop", "graph")) -> None:
     """Keep this request's snapshot and graph in memory (a server, a --watch loop):
-    the next build of it reads neither file while they do not change on disk."""
+    the next build of it reads neither file while they do not change on disk. What is
+    held stays the same object while the file does not change (what was made from it
+    ahead, e.g. an index, still fits)."""
     for kind in kinds:
-        path = _path(root, kind, sig)
-        hit = _MEMO.pop(path, None)
-        got = read_marshal(path)       # from memory when it has not changed on disk
-        if got is not None:
-            _MEMO[path] = (got[1], got[0])
-        if hit is not None and got is not None and hit[0] == got[1]:
-            continue
+        remember_file(_path(root, kind, sig))
     while len(_MEMO) > limit:
         _MEMO.pop(next(iter(_MEMO)))
 
