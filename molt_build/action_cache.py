@@ -236,10 +236,20 @@ class ActionCache:
         critical-path priorities and for the scheduler's RAM estimates."""
         self._last_keys[identity] = (key, components, duration, peak_kb)
 
-    def last_peaks(self) -> dict[str, int]:
-        """Identity -> peak RSS (KiB) measured at its last execution."""
-        rows = self._guarded(lambda: self.db.execute(
-            "SELECT identity, peak_kb FROM last_keys WHERE peak_kb > 0").fetchall(), [])
+    def last_peaks(self, identities=None) -> dict[str, int]:
+        """Identity -> peak RSS (KiB) measured at its last execution (of `identities`
+        only, when given: a build of a few actions does not read every row)."""
+        if identities is None:
+            rows = self._guarded(lambda: self.db.execute(
+                "SELECT identity, peak_kb FROM last_keys WHERE peak_kb > 0").fetchall(), [])
+        else:
+            wanted = list(identities)
+            rows = []
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows += self._guarded(lambda: self.db.execute(
+                    f"SELECT identity, peak_kb FROM last_keys WHERE peak_kb > 0 AND identity IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall(), [])
         return {i: k for i, k in rows if isinstance(i, str) and isinstance(k, int)}
 
     def last_key(self, identity: str) -> tuple[str, str, float] | None:

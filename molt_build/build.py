@@ -264,16 +264,16 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     sched = Scheduler(plan.root, graph, plan.toolchains, cache, cas, digests, runner, events,
                       progress, config, explain=explain, trace=trace, prior=plan.prior, dirty=plan.dirty,
                       locks=locks, resources=ResourcePool(jobs, req.local_ram_mb or default_ram_mb(),
-                                                          cache.last_peaks), remote=remote)
+                                                          _peaks(cache, graph)), remote=remote)
     if delta is not None:       # the actions nothing reached: their last results stand
         sched.outputs.generated.update(delta.generated)
         sched.results.update(delta.results)
-        events.write_raw_events("action_finished", delta.carried_lines())
     started = time.monotonic()
     stats = None
     try:
         stats = sched.run()
-        if delta is not None:
+        if delta is not None:   # (their lines after the run's: the first action starts sooner)
+            events.write_raw_events("action_finished", delta.carried_lines())
             n = len(delta.outside)
             stats.total, stats.cached, stats.builds = stats.total + n, stats.cached + n, stats.builds + n
     finally:
@@ -338,6 +338,14 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     if ok and req.use_cache:
         from molt_build.build_snapshot import record
         server_state.after_reply(lambda: record(plan, req, cwd, graph, sched))
+
+
+def _peaks(cache, graph):
+    """The RAM estimates' source: every recorded peak (read when first needed), or for
+    a build of a few actions just theirs."""
+    if len(graph.nodes) > 100:
+        return cache.last_peaks
+    return lambda: cache.last_peaks([n.identity for n in graph.nodes])
 
 
 def key_policy(rlimit_mb: int):

@@ -91,6 +91,7 @@ def _snapshot(root: str, req, cwd: str, watcher=None) -> dict | None:
     from molt_build.build import request_sig
     sig = request_sig(req, root, cwd)
     server_state.hold_build(root, sig, watcher)
+    noop.remember_file(os.path.join(root, STATE_DIR, "digests.marshal"))
     return noop.load(root, sig)
 
 
