@@ -6,7 +6,8 @@ ninja, interleaved round by round.
                       [--variant NAME=PATH ...] [--record] [--dir DIR]
 
 Each round builds from cold: ninja with an empty `out/`, moltb with an empty cache
-(`MOLTB_CACHE_DIR`) and no `moltb-out/`. Rows:
+(`MOLTB_CACHE_DIR`) and no `moltb-out/` (with the server: all of it but the server's
+own directory, so the server stays up). Rows:
   light / namespace   moltb build //... -j2 --sandbox=..., in one process (MOLTB_SERVER=0)
   server              the same with the workspace server (--sandbox=light; warmed by a
                       build first); the server's own CPU during the build is its inotify
@@ -110,9 +111,18 @@ def run_one(kind: str, ws: Path, cache: Path, trash: Trash, nice: list[str], pyt
         (ws / "out").mkdir()
         trash.away(ws / ".ninja_log")
         cmd = ["ninja", "-j2"]
+    elif kind == "server":
+        # All of moltb-out but the server's own directory: the server stays up (warm).
+        out = ws / "moltb-out"
+        for d in (out, out / ".moltb"):
+            for name in os.listdir(d) if d.is_dir() else ():
+                if name not in (".moltb", "server"):
+                    trash.away(d / name)
+        trash.away(cache)
     else:
         trash.away(ws / "moltb-out")
         trash.away(cache)
+    if kind != "ninja":
         env["MOLTB_CACHE_DIR"] = str(cache)
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
@@ -171,33 +181,42 @@ def main() -> None:
     if not (ws / "build.ninja").exists():
         generate(ws, args.N)
     nice = ["nice", "-n", "-15"] if os.geteuid() == 0 else []
-    rows = [("ninja", "ninja", None)] + [(m, m, None) for m in args.modes.split(",") if m] + \
+    modes = [m for m in args.modes.split(",") if m]
+    rows = [("ninja", "ninja", None)] + [(m, m, None) for m in modes if m != "server"] + \
         [(v.split("=", 1)[0], "light", v.split("=", 1)[1]) for v in args.variant]
-    if any(kind == "server" for _n, kind, _p in rows):
-        subprocess.run([*moltb_argv(), "shutdown"], cwd=ws, capture_output=True)
-        run_one("server", ws, cache, trash, nice, None)           # starts and warms the server
-    results: dict[str, list[dict]] = {name: [] for name, _k, _p in rows}
+    phases = [rows]
+    if "server" in modes:
+        # Its own phase: a live server would also read the events of the other rows' builds.
+        phases.append([("ninja ", "ninja", None), ("server", "server", None)])
+    results: dict[str, list[dict]] = {}
     try:
-        for r in range(args.rounds):
-            for name, kind, pp in rows:
-                row = run_one(kind, ws, cache, trash, nice, pp)
-                results[name].append(row)
-                print(f"round {r + 1} {name:10s} " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+        for phase in phases:
+            if any(kind == "server" for _n, kind, _p in phase):
+                run_one("server", ws, cache, trash, nice, None)         # starts and warms the server
+            else:
+                subprocess.run([*moltb_argv(), "shutdown"], cwd=ws, capture_output=True)
+            for r in range(args.rounds):
+                for name, kind, pp in phase:
+                    row = run_one(kind, ws, cache, trash, nice, pp)
+                    results.setdefault(name, []).append(row)
+                    print(f"round {r + 1} {name:10s} " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()),
+                          flush=True)
     finally:
         subprocess.run([*moltb_argv(), "shutdown"], cwd=ws, capture_output=True)
         shutil.rmtree(trash.d, ignore_errors=True)
-    ninja = [x["wall"] for x in results["ninja"]]
     table = ["| row | wall s min | wall s median | ratio to ninja, per round (min / median) | moltb CPU s (median) "
              "| children CPU s (median) | server CPU s during the build (median) |",
              "|---|---|---|---|---|---|---|"]
-    for name, _kind, _pp in rows:
-        xs = results[name]
-        walls = [x["wall"] for x in xs]
-        ratios = [w / n for w, n in zip(walls, ninja)]
-        med = lambda key: f"{statistics.median(x[key] for x in xs):.2f}" if key in xs[0] else "-"   # noqa: E731
-        ratio = "-" if name == "ninja" else f"{min(ratios):.2f} / {statistics.median(ratios):.2f}"
-        table.append(f"| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | {ratio} | {med('self')} "
-                     f"| {med('children')} | {med('server')} |")
+    for phase in phases:
+        ninja = [x["wall"] for x in results[phase[0][0]]]
+        for name, _kind, _pp in phase:
+            xs = results[name]
+            walls = [x["wall"] for x in xs]
+            ratios = [w / n for w, n in zip(walls, ninja)]
+            med = lambda key: f"{statistics.median(x[key] for x in xs):.2f}" if key in xs[0] else "-"  # noqa: E731
+            ratio = "-" if name.strip() == "ninja" else f"{min(ratios):.2f} / {statistics.median(ratios):.2f}"
+            table.append(f"| {name.strip()} | {min(walls):.2f} | {statistics.median(walls):.2f} | {ratio} "
+                         f"| {med('self')} | {med('children')} | {med('server')} |")
     text = "\n".join(table)
     print(text)
     if args.record:
