@@ -210,6 +210,18 @@ class Scheduler(CacheHealing):
         cache_dir = os.path.dirname(self.cas.root)
         return bool(exc.filename) and os.path.abspath(str(exc.filename)).startswith(cache_dir + os.sep)
 
+    def _exec_disk_full(self, res: SpawnResult) -> bool:
+        """An action that failed on a full file system: the cache's, where exec roots are
+        (its output and even its stderr may not have been written: the failure says
+        nothing of the action)."""
+        try:
+            st = os.statvfs(os.path.dirname(self.cas.root))
+        except OSError:
+            return False
+        free = st.f_bavail * st.f_frsize
+        return free < 64 * 1024 or (b"No space left on device" in (res.stderr or b"")[-4096:]
+                                    and free < max(1 << 20, st.f_blocks * st.f_frsize // 100))
+
     def _submit(self, node: Node, ready: Ready, **extra) -> None:
         self.resources.take(ready.need)
         ready.started = time.monotonic()
@@ -367,6 +379,9 @@ class Scheduler(CacheHealing):
                 return
             if res.modified and not res.timed_out:
                 self.outputs.discard_modified(res.modified, self.cache.drop_naming)
+            if self._exec_disk_full(res):
+                # Its exec root (beside the cache) ran out of room: the machine's problem, exit 36.
+                raise OSError(errno.ENOSPC, "No space left on device", os.path.dirname(self.cas.root))
             self._fail(node, ready.key, failure_reason(res, ready.spawn.timeout), res, ready.spawn)
             return
         try:
