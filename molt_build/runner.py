@@ -214,6 +214,8 @@ class LocalRunner:
 
     def close(self) -> None:
         """Wait for what still runs (its results are dropped), then stop the starter."""
+        if self._epoll.closed:
+            return
         self._drain()
         if self._starter is not None:
             self._queue.put(None)

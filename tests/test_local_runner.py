@@ -4,7 +4,6 @@ kills what runs and what was not started yet, and an exec root reused by the nex
 action holds only that action's inputs and directories."""
 from __future__ import annotations
 
-import os
 import time
 from types import SimpleNamespace
 
