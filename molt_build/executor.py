@@ -409,10 +409,6 @@ class LocalExecutor:
             res.modified = touched
             return res
         if res.exit_code != 0 or timed_out or self.cancelled:
-            if res.exit_code != 0 and not timed_out and not self.cancelled and disk_full(sb.root):
-                # Its exec root (beside the cache) ran out of room: the machine's
-                # problem (exit 36), not the action's.
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), sb.root)
             # A failure may come from the cache losing an input under the action (a
             # concurrent `cache clear`): the scheduler then stages it again and retries.
             res.lost = [rel for rel, blob, _d in spawn.blobs if not os.path.exists(blob)]
@@ -501,20 +497,6 @@ def wait_exit(r: Running, expire) -> None:
             return
         else:
             time.sleep(POLL_S if left is None else min(POLL_S, left))
-
-
-FULL_BYTES = 64 << 10        # less room than this left: a full file system
-
-
-def disk_full(path: str) -> bool:
-    """The file system holding `path` has no room (or no inodes) left for this user."""
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return False
-    root = os.geteuid() == 0            # root may use the blocks reserved for it
-    blocks, inodes = (st.f_bfree, st.f_ffree) if root else (st.f_bavail, st.f_favail)
-    return blocks * st.f_frsize < FULL_BYTES or (st.f_files > 0 and inodes == 0)
 
 
 def _inode(path: str) -> int:
