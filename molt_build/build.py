@@ -208,7 +208,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
     from molt_build.namespace_sandbox import resolve_mode
     from molt_build.resources import ResourcePool, default_ram_mb
     from molt_build.progress import Progress
-    from molt_build.sandbox import clean_stale, sandbox_base
+    from molt_build.sandbox import clean_stale, legacy_base, sandbox_base
     from molt_build.remote_setup import open_remote, open_runner
     from molt_build.scheduler import Scheduler, SchedulerConfig
 
@@ -235,6 +235,7 @@ def _execute(plan: _Plan, req: BuildRequest, events: EventLog, cwd: str, err, ou
                         prebuilt=delta.generated if delta is not None else ())
     sandbox_dir = sandbox_base(plan.cache_dir)
     clean_stale(sandbox_dir)
+    clean_stale(legacy_base())      # exec roots an older moltb left on tmpfs
     digests = DigestCache(os.path.join(plan.root, STATE_DIR, "digests.marshal"))
     progress = Progress(len(graph.nodes), quiet=req.quiet, color=req.color, stream=err)
     explain = None

@@ -168,6 +168,11 @@ def device_of(path: str) -> int:
         return -1
 
 
+def legacy_base() -> str:
+    """Where exec roots went before they moved beside the CAS (tmpfs)."""
+    return f"/dev/shm/moltb-sandbox-{os.getuid()}"
+
+
 def clean_stale(base: str) -> None:
     """Remove exec roots left by processes that no longer exist (e.g. after kill -9)."""
     try:

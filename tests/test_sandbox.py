@@ -2,6 +2,9 @@
 leave nothing behind for the next action."""
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from conftest import HEADER, SANDBOXES
 
@@ -292,3 +295,17 @@ def test_failed_actions_are_never_cached(ws):
     ws.write({"in.txt": "good\n"})
     r = ws.run("build", "//:check")
     assert r.returncode == 0 and ws.finished()["actions"]["cached"] == 1, r.stderr
+
+
+def test_exec_roots_an_older_moltb_left_on_tmpfs_are_removed(ws):
+    """Exec roots used to live on /dev/shm: those a dead process left there go too."""
+    from molt_build.sandbox import legacy_base
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm here")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = os.path.join(legacy_base(), f"{dead.pid}-7", "x")
+    os.makedirs(left, exist_ok=True)
+    ws.write({"BUILD.toml": '[workspace]\nname = "t"\n\n[g]\nrule = "genrule"\nouts = ["g.txt"]\ncmd = "touch $@"\n'})
+    assert ws.run("build", "//:g").returncode == 0
+    assert not os.path.exists(os.path.dirname(left))
