@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,9 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE = r'''
@@ -147,18 +149,6 @@ def run_one(kind: str, ws: Path, cache: Path, trash: Trash, nice: list[str], pyt
     if servers:
         row["server"] = sum(cpu_of(p) for p in servers) - server_cpu
     return row
-
-
-def machine() -> str:
-    cpu = ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node() or 'vm'}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def commit() -> str:

@@ -4,11 +4,8 @@ moves its declared outputs into the CAS. It sits behind a small interface (`exec
 `finish`, and `cancel_all`) so a remote executor can take its place."""
 from __future__ import annotations
 
-import errno
 import os
-import select
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -22,6 +19,8 @@ from molt_build.namespace_sandbox import COUNT_LEFTOVERS, INSIDE, INSIDE_EXEC_RO
 from molt_build.sandbox import Sandbox, device_of
 from molt_build.test_outcome import classify_failure, oom_kills, read_status
 from molt_build.tools import interpreter_paths
+from molt_build.process_groups import (POLL_S, exited, group_members, inode_of, kill_group, pidfd_of,
+                                       read_int, wait_exit)
 
 MAX_CAPTURE = 1 << 20
 RM = shutil.which("rm", path=os.defpath) or "/bin/rm"      # not the user's PATH: exec roots are removed by the system rm
@@ -320,21 +319,21 @@ class LocalExecutor:
             self._running.add(r)
             self._tell_reaper(f"+{proc.pid}\n")
             if self.cancelled:          # Ctrl-C landed between the spawn and the line above
-                _kill_group(proc)
-        r.pidfd = _pidfd(proc.pid)
+                kill_group(proc)
+        r.pidfd = pidfd_of(proc.pid)
         return r
 
     def expire(self, r: Running) -> None:
         """Its timeout passed: kill it (its exit then comes as any other)."""
         r.timed_out = True
-        _kill_group(r.proc)
+        kill_group(r.proc)
 
     def abandon(self, r: Running) -> None:
         """Kill it, reap it and drop its exec root (an interrupted build)."""
         with self._lock:
             if r not in self._running:
                 return                      # collected already
-        _kill_group(r.proc)
+        kill_group(r.proc)
         try:
             self._collect(r, count_stray=False)
         finally:
@@ -355,8 +354,8 @@ class LocalExecutor:
             if count_stray:
                 while not exited(r):       # the leader first (it was killed: it is on its way)
                     time.sleep(POLL_S)
-                stray = _group_members(r.pid)
-            _kill_group(r.proc)
+                stray = group_members(r.pid)
+            kill_group(r.proc)
         with self._lock:
             self._tell_reaper(f"-{r.pid}\n")
         if r.pidfd >= 0:
@@ -389,13 +388,13 @@ class LocalExecutor:
                           duration=time.monotonic() - r.started, timed_out=timed_out, cancelled=self.cancelled,
                           peak_kb=rss)
         if spawn.measure_rss:
-            res.max_rss_kb = _read_int(os.path.join(sb.root, "test.rss")) or \
-                _read_int(os.path.join(sb.root, "rss")) or rss
+            res.max_rss_kb = read_int(os.path.join(sb.root, "test.rss")) or \
+                read_int(os.path.join(sb.root, "rss")) or rss
             res.peak_kb = max(res.peak_kb, res.max_rss_kb)
         if spawn.test:
-            self._test_verdict(res, spawn, sb, stray if not ns else _read_int(os.path.join(sb.root, "leftovers")),
+            self._test_verdict(res, spawn, sb, stray if not ns else read_int(os.path.join(sb.root, "leftovers")),
                                r.oom_before)
-        vanished = [rel for rel, blob, ino in r.linked_blobs if _inode(blob) != ino]
+        vanished = [rel for rel, blob, ino in r.linked_blobs if inode_of(blob) != ino]
         if vanished and not res.cancelled:
             # The cache lost an input while the action read it (a concurrent `cache clear`
             # or `prune`): whatever it made may be partial, even with exit 0. Run it again.
@@ -453,85 +452,4 @@ class LocalExecutor:
         with self._lock:
             running = list(self._running)
         for r in running:
-            _kill_group(r.proc)
-
-
-POLL_S = 0.002          # how often a process without a pidfd is checked for its exit
-_PIDFD = [hasattr(os, "pidfd_open")]
-
-
-def _pidfd(pid: int) -> int:
-    """A descriptor that turns readable when the process exits (Linux 5.3+), else -1."""
-    if _PIDFD[0]:
-        try:
-            return os.pidfd_open(pid)
-        except OSError as e:
-            if e.errno != errno.EMFILE:
-                _PIDFD[0] = False     # not on this kernel (or not allowed): poll instead
-    return -1
-
-
-def exited(r: Running) -> bool:
-    """Its process exited (it is not reaped: `finish` does that)."""
-    while True:
-        try:
-            info = os.waitid(os.P_PID, r.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return True
-        return info is not None and info.si_pid != 0
-
-
-def wait_exit(r: Running, expire) -> None:
-    """Block until its process exits; `expire(r)` when its deadline passes first."""
-    while True:
-        now = time.monotonic()
-        if r.deadline is not None and not r.timed_out and now >= r.deadline:
-            expire(r)
-        left = None if r.deadline is None or r.timed_out else r.deadline - now
-        if r.pidfd >= 0:
-            if select.select([r.pidfd], [], [], left)[0]:
-                return
-        elif exited(r):
-            return
-        else:
-            time.sleep(POLL_S if left is None else min(POLL_S, left))
-
-
-def _inode(path: str) -> int:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return -1
-
-
-def _group_members(pgid: int) -> int:
-    """Live processes of a process group, its (exited) leader aside."""
-    n = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == pgid:
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            n += 1
-    return n
-
-
-def _read_int(path: str) -> int:
-    try:
-        with open(path, "rb") as f:
-            return int(f.read(32).strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+            kill_group(r.proc)

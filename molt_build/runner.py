@@ -18,7 +18,8 @@ from collections import deque
 from typing import Protocol
 
 from molt_build.actiongraph import Node
-from molt_build.executor import POLL_S, LocalExecutor, Running, SpawnResult, exited, wait_exit
+from molt_build.executor import LocalExecutor, Running, SpawnResult
+from molt_build.process_groups import POLL_S, exited, wait_exit
 from molt_build.run_state import Ready
 
 

@@ -28,7 +28,8 @@ from molt_build.actiongraph import ActionGraph, Node
 from molt_build.cache_healing import CacheHealing
 from molt_build.cas import CAS, BlobMissing
 from molt_build.digests import DigestCache
-from molt_build.errors import Interrupted, environment_problem
+from molt_build.errors import Interrupted
+from molt_build.machine_failures import exec_disk_full, machine_failed
 from molt_build.events import EventLog
 from molt_build.executor import Spawn, SpawnResult
 from molt_build.failure_text import failure_reason, failure_text
@@ -195,32 +196,10 @@ class Scheduler(CacheHealing):
         if node.id == self._solo_running:
             self._solo_running = None
         if isinstance(res, BaseException):
-            if self._machine_failed(res):
+            if machine_failed(res, os.path.dirname(self.cas.root)):
                 raise res                       # disk full, unwritable cache: exit 36, not a failed action
             res = SpawnResult(-1, error=f"{type(res).__name__}: {res}")
         self._finish_executed(node, ready, res)
-
-    def _machine_failed(self, exc: BaseException) -> bool:
-        """An error storing an action's results that is the machine's (a full disk, a
-        read-only or unwritable cache), not the action's."""
-        if not isinstance(exc, OSError) or environment_problem(exc) is None:
-            return False
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-            return True
-        cache_dir = os.path.dirname(self.cas.root)
-        return bool(exc.filename) and os.path.abspath(str(exc.filename)).startswith(cache_dir + os.sep)
-
-    def _exec_disk_full(self, res: SpawnResult) -> bool:
-        """An action that failed on a full file system: the cache's, where exec roots are
-        (its output and even its stderr may not have been written: the failure says
-        nothing of the action)."""
-        try:
-            st = os.statvfs(os.path.dirname(self.cas.root))
-        except OSError:
-            return False
-        free = st.f_bavail * st.f_frsize
-        return free < 64 * 1024 or (b"No space left on device" in (res.stderr or b"")[-4096:]
-                                    and free < max(1 << 20, st.f_blocks * st.f_frsize // 100))
 
     def _submit(self, node: Node, ready: Ready, **extra) -> None:
         self.resources.take(ready.need)
@@ -379,7 +358,7 @@ class Scheduler(CacheHealing):
                 return
             if res.modified and not res.timed_out:
                 self.outputs.discard_modified(res.modified, self.cache.drop_naming)
-            if self._exec_disk_full(res):
+            if exec_disk_full(res, os.path.dirname(self.cas.root)):
                 # Its exec root (beside the cache) ran out of room: the machine's problem, exit 36.
                 raise OSError(errno.ENOSPC, "No space left on device", os.path.dirname(self.cas.root))
             self._fail(node, ready.key, failure_reason(res, ready.spawn.timeout), res, ready.spawn)

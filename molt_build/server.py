@@ -21,13 +21,13 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 import time
 
 from molt_build import noop, server_state
 from molt_build.layout import LOG_DIR, STATE_DIR
 from molt_build.server_client import PROTOCOL, mount_namespace
+from molt_build.server_io import adopt_settings, adopt_stdio, close_quietly, drain, receive, send
 from molt_build.server_paths import install_identity, server_dir, socket_path
 
 IDLE_DEFAULT_S = 3 * 3600
@@ -134,7 +134,7 @@ class Server:
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
-                    _drain(self.wake_r)
+                    drain(self.wake_r)
                 elif key.data == "report":
                     self._read_report(key.fileobj)
                 elif isinstance(key.data, tuple):     # ("conn", pid): the client went away?
@@ -180,7 +180,7 @@ class Server:
         conn.set_inheritable(False)
         self.last_active = time.monotonic()
         try:
-            msg, fds = _receive(conn)
+            msg, fds = receive(conn)
         except (OSError, ValueError) as e:
             log.warning("bad request: %s", e)
             conn.close()
@@ -194,26 +194,26 @@ class Server:
     def _dispatch(self, conn, msg: dict, fds: list[int]) -> None:
         op = msg.get("op")
         if op == "shutdown":
-            _send(conn, {"stopping": self.pid})
+            send(conn, {"stopping": self.pid})
             conn.close()
             self.stopping = True
             return
         if msg.get("protocol") != PROTOCOL or msg.get("identity") != self.identity:
             # Another moltb (upgraded, or its own sources edited): it starts its own server.
             log.info("a client runs another moltb: stopping for it")
-            _send(conn, {"restart": "moltb changed", "server": self.pid})
+            send(conn, {"restart": "moltb changed", "server": self.pid})
             conn.close()
             self.stopping = True
             return
         if msg.get("mount_ns") != self.mount_ns:
             # It sees other files than we do (a mount namespace): the newest client wins.
             log.info("a client in another mount namespace: stopping for it")
-            _send(conn, {"restart": "another mount namespace", "server": self.pid})
+            send(conn, {"restart": "another mount namespace", "server": self.pid})
             conn.close()
             self.stopping = True
             return
         if op != "run":
-            _send(conn, {"error": f"unknown request {op!r}"})
+            send(conn, {"error": f"unknown request {op!r}"})
             conn.close()
             return
         self.requests += 1
@@ -243,20 +243,20 @@ class Server:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             for fd in (self.lock_fd, self.listener.fileno(), self.wake_r, self.wake_w):
-                _close_quietly(fd)
+                close_quietly(fd)
             self.sel.close()
             for c in self.commands.values():
-                _close_quietly(c.report_r)
-                _close_quietly(c.conn.fileno())
-            _adopt_stdio(msg.get("fds", []), fds)
+                close_quietly(c.report_r)
+                close_quietly(c.conn.fileno())
+            adopt_stdio(msg.get("fds", []), fds)
             os.chdir(msg["cwd"])
-            _adopt_settings(msg)
+            adopt_settings(msg)
             os.environ.clear()
             os.environ.update(msg["env"])
             sys.argv = ["moltb", *msg["argv"]]
             server_state.CURRENT = server_state.RequestContext(self.pid, self.requests, gen, self.watcher,
                                                                self.validated, report_w)
-            _send(conn, {"child": os.getpid()})
+            send(conn, {"child": os.getpid()})
             from molt_build.entry import run_here
             rc = run_here(list(msg["argv"]))
         except SystemExit as e:
@@ -276,7 +276,7 @@ class Server:
                 except Exception:
                     pass
             try:
-                _send(conn, {"exit": rc})
+                send(conn, {"exit": rc})
                 conn.close()
             except Exception:
                 pass
@@ -391,7 +391,7 @@ class Server:
                     os.close(cmd.report_r)
             if os.WIFSIGNALED(status):            # it could not say its exit code
                 try:
-                    _send(cmd.conn, {"exit": 128 + os.WTERMSIG(status)})
+                    send(cmd.conn, {"exit": 128 + os.WTERMSIG(status)})
                 except OSError:
                     pass
             try:
@@ -408,79 +408,6 @@ def _idle_seconds() -> float:
         return float(os.environ.get("MOLTB_SERVER_IDLE_S", IDLE_DEFAULT_S))
     except ValueError:
         return float(IDLE_DEFAULT_S)
-
-
-def _receive(conn) -> tuple[dict, list[int]]:
-    """One framed request and the descriptors that came with it."""
-    conn.settimeout(10.0)
-    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-    if len(data) < 4:
-        raise ValueError("short request")
-    (size,) = struct.unpack("!I", data[:4])
-    body = data[4:]
-    while len(body) < size:
-        more = conn.recv(size - len(body))
-        if not more:
-            raise ValueError("truncated request")
-        body += more
-    conn.settimeout(None)
-    return json.loads(body), list(fds)
-
-
-def _send(conn, msg: dict) -> None:
-    conn.sendall(json.dumps(msg).encode() + b"\n")
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except OSError:
-        pass
-
-
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
-def _adopt_settings(msg: dict) -> None:
-    """The client's umask and resource limits (as far as this process may take them:
-    a limit above the server's own hard limit stays at that)."""
-    import resource
-    if isinstance(msg.get("umask"), int):
-        os.umask(msg["umask"])
-    for name, (soft, hard) in (msg.get("rlimits") or {}).items():
-        which = getattr(resource, name, None)
-        if which is None:
-            continue
-        try:
-            resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError):
-            try:
-                _, own_hard = resource.getrlimit(which)
-                cap = own_hard if hard == resource.RLIM_INFINITY else min(hard, own_hard)
-                resource.setrlimit(which, (cap if soft == resource.RLIM_INFINITY else min(soft, cap), cap))
-            except (ValueError, OSError):
-                pass
-
-
-def _adopt_stdio(names: list[int], fds: list[int]) -> None:
-    """The client's stdin/stdout/stderr become this process's 0, 1, 2 (/dev/null for
-    one it did not have), and sys.std* are made anew for them."""
-    given = dict(zip(names, fds))
-    for target in (0, 1, 2):
-        fd = given.get(target)
-        if fd is None:
-            fd = os.open(os.devnull, os.O_RDWR)
-        os.dup2(fd, target)
-        os.close(fd)
-    enc = os.environ.get("PYTHONIOENCODING")
-    sys.stdin = open(0, "r", closefd=False, encoding=enc)
-    sys.stdout = open(1, "w", closefd=False, encoding=enc, buffering=1 if os.isatty(1) else -1)
-    sys.stderr = open(2, "w", closefd=False, encoding=enc, errors="backslashreplace", buffering=1)
 
 
 def main() -> None:

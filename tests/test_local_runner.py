@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import molt_build.executor as executor_mod
+import molt_build.process_groups as process_groups
 from molt_build.cas import CAS
 from molt_build.digests import hash_file
 from molt_build.executor import LocalExecutor, Spawn
@@ -21,7 +21,7 @@ ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 @pytest.fixture(params=["pidfd", "polled"])
 def runner(request, tmp_path, monkeypatch):
     if request.param == "polled":
-        monkeypatch.setattr(executor_mod, "_PIDFD", [False])
+        monkeypatch.setattr(process_groups, "_PIDFD", [False])
     (tmp_path / "ws").mkdir()
     ex = LocalExecutor(str(tmp_path / "sandbox"), CAS(str(tmp_path / "cache")), str(tmp_path / "ws"), "light")
     r = LocalRunner(ex, 2)
