@@ -2,13 +2,14 @@
 watchdog's reader) instead of a stat walk.
 
 Every event gets a generation number. A reader that checked the workspace at
-generation G later asks `changed_since(G)`: the paths with an event after G. Three
+generation G later asks `changed_after(G)`: the paths with an event after G. Three
 things make that answer complete or say it is not:
   * `sync()` writes a cookie file in a watched directory and waits until its event
     is read: every change made before `sync()` returned has then been counted
     (watchman's sync cookies).
   * A lost event (the kernel queue overflowed, a watch could not be added) moves
-    `lost_gen` forward: whoever checked before it must stat everything again.
+    `lost_gen` forward: whoever checked before it must stat everything again
+    (server_state.RequestContext.hint checks that).
   * Paths the watch does not cover (outside the root, under an excluded directory,
     through a symbolic link) are reported by `watched()` as False: their readers
     stat them every time.
@@ -82,13 +83,6 @@ class FileWatcher:
                 if "/".join(parts[:i]) in self.symlinks:
                     return False
         return True
-
-    def changed_since(self, gen: int) -> set[str] | None:
-        """Paths with an event after `gen`, or None when events may have been lost since."""
-        with self._cond:
-            if gen < self.lost_gen or self.closed:
-                return None
-            return {p for p, g in self.changed.items() if g > gen}
 
     def changed_after(self, gen: int) -> set[str]:
         """The paths with an event after `gen` (without the lock: for a process forked
